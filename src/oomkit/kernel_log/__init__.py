@@ -1,0 +1,70 @@
+"""Kernel and userspace OOM-killer log parsing.
+
+``parse_text`` is the pure entry point over text (tests, fixtures);
+``parse_stream`` is the fast one over a byte stream: it lets ``scan`` pick the
+lines a report can need, then runs the same prefix decoder, classifier and
+assembler on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timezone, tzinfo
+from typing import IO
+
+from oomkit.kernel_log.assemble import Assembler, assemble
+from oomkit.kernel_log.prefix import parse_line
+from oomkit.kernel_log.scan import select_lines
+from oomkit.models import LogLine, OomEvent, SourceRef
+
+__all__ = ["Assembler", "parse_lines", "parse_stream", "parse_text"]
+
+
+def decode(raw: bytes) -> str:
+    """Bytes of one line as text: invalid UTF-8 becomes U+FFFD, never an error."""
+    return raw.decode("utf-8", "replace")
+
+
+def parse_lines(
+    lines: Iterator[tuple[int, str]] | list[tuple[int, str]],
+    path: str,
+    *,
+    local: tzinfo = timezone.utc,
+    reference: datetime | None = None,
+) -> Iterator[OomEvent]:
+    """Events from ``(line_number, text)`` pairs."""
+
+    def decoded() -> Iterator[tuple[LogLine, SourceRef]]:
+        for number, text in lines:
+            line = parse_line(text, local=local, reference=reference)
+            if line is not None:
+                yield line, SourceRef(path, number)
+
+    return assemble(decoded())
+
+
+def parse_text(
+    text: str,
+    path: str = "-",
+    *,
+    local: tzinfo = timezone.utc,
+    reference: datetime | None = None,
+) -> list[OomEvent]:
+    """Every event in ``text`` (a whole log), in log order. Pure."""
+    numbered = list(enumerate(text.replace("\r\n", "\n").split("\n"), start=1))
+    return list(parse_lines(numbered, path, local=local, reference=reference))
+
+
+def parse_stream(
+    stream: IO[bytes],
+    path: str,
+    *,
+    local: tzinfo = timezone.utc,
+    reference: datetime | None = None,
+    use_hyperscan: bool = True,
+) -> Iterator[OomEvent]:
+    """Every event in a byte stream, reading only the lines a report can need."""
+    selected = (
+        (number, decode(raw)) for number, raw in select_lines(stream, use_hyperscan=use_hyperscan)
+    )
+    return parse_lines(selected, path, local=local, reference=reference)

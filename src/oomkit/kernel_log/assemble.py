@@ -1,0 +1,414 @@
+"""Assemble classified records into OOM events: a pure state machine.
+
+A kernel report is a run of records (docs/kernel-oom.md 1.1): the
+``invoked oom-killer`` header, the stack (``CPU: .. PID: .. Comm:``), memcg
+counters or Mem-Info, the task table, the ``oom-kill:`` summary, then the
+``Killed process`` line. Other messages may interleave, the header may be
+ratelimited away (section 1.9: only the victim line is printed for every kill),
+and a file may end mid-report. The assembler therefore keeps one open report,
+closes it on the victim line, the next header or the end of input, and reports
+what it lacks in ``missing`` rather than filling gaps.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+
+from oomkit.kernel_log import records as r
+from oomkit.kernel_log.userspace import may_be_userspace, userspace_event
+from oomkit.models import (
+    EventKind,
+    EventTime,
+    Killer,
+    LogLine,
+    MemcgCounters,
+    OomEvent,
+    SourceRef,
+    TaskRow,
+    Trigger,
+    Victim,
+)
+
+# A reaper line may follow its kill by 2 s (OOM_REAPER_DELAY) and other
+# reports; events wait this many later records for it before being emitted.
+_REAPER_WINDOW = 64
+# Column names of every dump_tasks() era (docs/kernel-oom.md 1.3).
+_PAGE_COLUMNS = {
+    "total_vm": "total_vm_pages",
+    "rss": "rss_pages",
+    "rss_anon": "rss_anon_pages",
+    "rss_file": "rss_file_pages",
+    "rss_shmem": "rss_shmem_pages",
+    "swapents": "swapents_pages",
+    "pgtables_bytes": "pgtables_bytes",
+    "oom_score_adj": "oom_score_adj",
+}
+
+
+@dataclass
+class _Report:
+    first: SourceRef
+    first_line: LogLine
+    header: r.Header | None = None
+    cpu: r.CpuLine | None = None
+    counters: dict[str, MemcgCounters] = field(default_factory=dict)
+    stats_for: str | None = None
+    task_in: r.TaskIn | None = None
+    columns: tuple[str, ...] | None = None
+    rows: list[TaskRow] = field(default_factory=list)
+    bad_rows: int = 0
+    summary: r.Summary | None = None
+    score: r.KillScore | None = None
+    killed: r.Killed | None = None
+    killed_line: LogLine | None = None
+    group: str | None = None
+    extra: list[Victim] = field(default_factory=list)
+    meminfo: dict[str, int] = field(default_factory=dict)
+    suppressed: int | None = None
+    kind: EventKind = EventKind.OOM_KILL
+    panic: str | None = None
+    exiting: r.Exiting | None = None
+
+
+def _row(columns: tuple[str, ...], rec: r.Row) -> TaskRow | None:
+    n = len(columns) + 2  # uid and tgid precede the named columns
+    parts = rec.rest.split(None, n)
+    if len(parts) < n + 1:
+        return None
+    try:
+        numbers = [int(p) for p in parts[:n]]
+    except ValueError:
+        return None
+    values: dict[str, int] = {}
+    ptes = 0
+    have_ptes = False
+    for name, value in zip(columns, numbers[2:], strict=True):
+        if name in _PAGE_COLUMNS:
+            values[_PAGE_COLUMNS[name]] = value
+        elif name in ("nr_ptes", "nr_pmds", "nr_puds"):
+            ptes += value
+            have_ptes = True
+    return TaskRow(
+        pid=rec.pid,
+        uid=numbers[0],
+        tgid=numbers[1],
+        total_vm_pages=values.get("total_vm_pages"),
+        rss_pages=values.get("rss_pages"),
+        rss_anon_pages=values.get("rss_anon_pages"),
+        rss_file_pages=values.get("rss_file_pages"),
+        rss_shmem_pages=values.get("rss_shmem_pages"),
+        pgtables_bytes=values.get("pgtables_bytes"),
+        pgtable_pages=ptes if have_ptes else None,
+        swapents_pages=values.get("swapents_pages"),
+        oom_score_adj=values.get("oom_score_adj"),
+        name=parts[n].rstrip(),
+    )
+
+
+def _time(line: LogLine) -> EventTime:
+    return EventTime(
+        raw=line.raw_time,
+        uptime_s=line.uptime_s,
+        wall=line.wall,
+        wall_from=line.wall_kind,
+        boot_id=line.boot_id,
+    )
+
+
+def _page_size_kb(victim: Victim, rows: list[TaskRow]) -> int | None:
+    """Page size of the logging machine, from the victim's row (pages) vs its kB line."""
+    if victim.anon_rss_kb is None or victim.file_rss_kb is None:
+        return None
+    kb = victim.anon_rss_kb + victim.file_rss_kb + (victim.shmem_rss_kb or 0)
+    for row in rows:
+        if (row.tgid == victim.pid or row.pid == victim.pid) and row.rss_pages:
+            ratio = kb / row.rss_pages
+            for size in (4, 8, 16, 64):
+                if abs(ratio - size) <= size * 0.1:
+                    return size
+    return None
+
+
+def _finish(rep: _Report) -> OomEvent:
+    missing: list[str] = []
+    notes: list[str] = []
+    killed = rep.killed
+    summary = rep.summary
+    victim: Victim | None = None
+    if killed is not None:
+        victim = killed.victim
+        if summary is not None and victim.uid is None and summary.pid == victim.pid:
+            victim = replace(victim, uid=summary.uid)
+        if not killed.has_numbers:
+            missing.append("victim memory numbers (this kernel's victim line has none)")
+    elif summary is not None:
+        victim = Victim(pid=summary.pid, name=summary.task, uid=summary.uid)
+    elif rep.score is not None:
+        victim = Victim(pid=rep.score.pid, name=rep.score.name)
+    if rep.score is not None and victim is not None:
+        if rep.score.pid == victim.pid:
+            victim = replace(victim, score=rep.score.score)
+        else:
+            notes.append(
+                f"the kernel scored {rep.score.name} ({rep.score.pid}) at {rep.score.score}"
+                f" and killed its child {victim.name} ({victim.pid}) instead"
+                " (child sacrifice, removed in Linux 5.1)"
+            )
+    page_kb = _page_size_kb(victim, rep.rows) if victim is not None else None
+    if victim is not None and page_kb is not None:
+        for row in rep.rows:
+            if row.tgid == victim.pid and row.swapents_pages is not None:
+                victim = replace(victim, swap_kb=row.swapents_pages * page_kb)
+                break
+    if killed is not None and killed.victim.pgtables_kb is not None:
+        # Early 5.4.y printed mm_pgtables_bytes() under a kB label (fixed by
+        # "mm/oom: fix pgtables units mismatch in Killed process message").
+        for row in rep.rows:
+            if (
+                row.tgid == killed.victim.pid
+                and row.pgtables_bytes is not None
+                and row.pgtables_bytes == killed.victim.pgtables_kb
+                and row.pgtables_bytes >= 4096
+                and victim is not None
+            ):
+                victim = replace(victim, pgtables_kb=row.pgtables_bytes // 1024)
+                notes.append(
+                    "this kernel printed pgtables in bytes under a kB label (early 5.4 bug);"
+                    " the value shown is converted"
+                )
+                break
+    if rep.header is None:
+        if rep.kind is EventKind.OOM_KILL and rep.suppressed is None:
+            missing.append(
+                "report header (ratelimited by the kernel, or before the start of this log)"
+            )
+        elif rep.kind is EventKind.OOM_KILL:
+            missing.append("report header (ratelimited by the kernel)")
+    if rep.kind is EventKind.OOM_KILL and killed is None:
+        missing.append("victim line (log ends or was cut before the kill was printed)")
+    if rep.columns is not None and not rep.rows:
+        missing.append("task table rows")
+    if rep.bad_rows:
+        notes.append(f"{rep.bad_rows} task table row(s) could not be read and were skipped")
+    if rep.exiting is not None:
+        notes.append(
+            f"the chosen victim {rep.exiting.name} ({rep.exiting.pid}) was already exiting,"
+            " so nothing new was killed"
+        )
+    trigger = None
+    if rep.header is not None:
+        h = rep.header
+        pid = rep.cpu.pid if rep.cpu is not None and rep.cpu.comm == h.comm[:15] else None
+        trigger = Trigger(
+            name=h.comm, pid=pid, gfp_mask=h.gfp_mask, gfp_flags=h.gfp_flags, order=h.order,
+            oom_score_adj=h.oom_score_adj, nodemask=h.nodemask,
+        )
+    memcg = None
+    task_memcg = None
+    constraint = None
+    global_oom: bool | None = None
+    if summary is not None:
+        constraint = summary.constraint
+        memcg = summary.oom_memcg
+        task_memcg = summary.task_memcg
+        if summary.global_oom or constraint == "CONSTRAINT_NONE":
+            global_oom = True
+        elif constraint == "CONSTRAINT_MEMCG" or memcg is not None:
+            global_oom = False
+    if rep.task_in is not None:
+        memcg = memcg or rep.task_in.memcg
+        task_memcg = task_memcg or rep.task_in.task_memcg
+    if memcg is None and rep.stats_for is not None and "memory" in rep.counters:
+        memcg = rep.stats_for
+    message = killed.message if killed is not None else None
+    if message is None and rep.score is not None:
+        message = rep.score.message
+    if global_oom is None:
+        if message and message.startswith("Memory cgroup") or "memory" in rep.counters:
+            global_oom = False
+    if global_oom is False and "memory" not in rep.counters and rep.header is not None:
+        missing.append("memory cgroup usage and limit lines")
+    time_line = rep.killed_line or rep.first_line
+    return OomEvent(
+        killer=Killer.KERNEL,
+        kind=rep.kind,
+        complete=not missing,
+        time=_time(time_line),
+        source=rep.first,
+        victim=victim,
+        trigger=trigger,
+        constraint=constraint,
+        memcg=memcg,
+        task_memcg=task_memcg,
+        global_oom=global_oom,
+        memory=rep.counters.get("memory"),
+        swap=rep.counters.get("swap"),
+        memsw=rep.counters.get("memory+swap"),
+        kmem=rep.counters.get("kmem"),
+        tasks=tuple(rep.rows),
+        extra_victims=tuple(rep.extra),
+        oom_group=rep.group,
+        ram_pages=rep.meminfo.get("RAM"),
+        reserved_pages=rep.meminfo.get("reserved"),
+        total_swap_kb=rep.meminfo.get("Total swap"),
+        free_swap_kb=rep.meminfo.get("Free swap"),
+        page_size_kb=page_kb,
+        message=message,
+        panic_message=rep.panic,
+        suppressed_headers=rep.suppressed,
+        missing=tuple(missing),
+        notes=tuple(notes),
+        host=rep.first_line.host,
+    )
+
+
+class Assembler:
+    """Feed ``(line, ref)`` pairs; collect finished events from ``feed`` and ``close``.
+
+    Kept as a small class (not a generator) so the daemon can feed records as
+    they arrive from /dev/kmsg and the batch reader can feed them from files.
+    """
+
+    def __init__(self) -> None:
+        self._open: _Report | None = None
+        self._pending: deque[list[object]] = deque()  # [event, records_left]
+        self._suppressed: int | None = None
+
+    def _close(self) -> None:
+        if self._open is not None:
+            self._pending.append([_finish(self._open), _REAPER_WINDOW])
+            self._open = None
+
+    def _start(self, line: LogLine, ref: SourceRef) -> _Report:
+        self._close()
+        rep = _Report(first=ref, first_line=line, suppressed=self._suppressed)
+        self._suppressed = None
+        self._open = rep
+        return rep
+
+    def _drain(self, final: bool) -> Iterator[OomEvent]:
+        for item in self._pending:
+            item[1] = int(item[1]) - 1  # type: ignore[call-overload]
+        while self._pending and (final or int(self._pending[0][1]) <= 0):  # type: ignore[call-overload]
+            event = self._pending.popleft()[0]
+            assert isinstance(event, OomEvent)
+            yield event
+
+    def _reaped(self, victim: Victim) -> None:
+        for item in reversed(self._pending):
+            event = item[0]
+            assert isinstance(event, OomEvent)
+            if event.victim is not None and event.victim.pid == victim.pid:
+                item[0] = replace(event, reaped=victim)
+                return
+
+    def feed(self, line: LogLine, ref: SourceRef) -> list[OomEvent]:
+        """Consume one decoded line; return the events it completed (usually none)."""
+        if may_be_userspace(line):
+            user = userspace_event(line, ref)
+            if user is not None:
+                self._pending.append([user, 0])
+                return list(self._drain(False))
+        rec = r.classify(line.text)
+        if rec is None:
+            if self._pending:
+                return list(self._drain(False))
+            return []
+        self._apply(rec, line, ref)
+        return list(self._drain(False))
+
+    def _apply(self, rec: r.Record, line: LogLine, ref: SourceRef) -> None:
+        rep = self._open
+        if isinstance(rec, r.Header):
+            rep = self._start(line, ref)
+            rep.header = rec
+            return
+        if isinstance(rec, r.Suppressed):
+            self._suppressed = rec.count
+            return
+        if isinstance(rec, r.Reaped):
+            self._reaped(rec.victim)
+            return
+        if isinstance(rec, r.Killed):
+            if rep is not None and rep.killed is not None and rep.group is not None:
+                rep.extra.append(rec.victim)  # memory.oom.group member
+                return
+            if rep is None or rep.killed is not None:
+                rep = self._start(line, ref)
+            rep.killed = rec
+            rep.killed_line = line
+            if rep.header is None and rep.summary is None and rep.score is None:
+                self._close()  # a bare, ratelimited kill line is a report on its own
+            return
+        if isinstance(rec, r.Sharing):
+            if rep is not None:
+                rep.extra.append(Victim(pid=rec.pid, name=rec.name))
+            return
+        if isinstance(rec, r.Group):
+            if rep is not None:
+                rep.group = rec.path
+            return
+        if isinstance(rec, r.Panic):
+            if rep is None or rep.killed is not None:
+                rep = self._start(line, ref)
+            rep.kind = EventKind.PANIC
+            rep.panic = rec.message
+            self._close()
+            return
+        if isinstance(rec, r.NoKillable):
+            if rep is None or rep.killed is not None:
+                rep = self._start(line, ref)
+            rep.kind = EventKind.NO_VICTIM
+            return
+        if isinstance(rec, r.Exiting):
+            if rep is not None and rep.killed is None:
+                rep.exiting = rec
+                rep.kind = EventKind.NO_VICTIM
+                self._close()
+            return
+        # The rest only make sense inside a report; a summary or kill-score line
+        # without a header opens one (the header was cut off or ratelimited).
+        if rep is None or rep.killed is not None:
+            if not isinstance(rec, (r.Summary, r.KillScore, r.TaskIn)):
+                return
+            rep = self._start(line, ref)
+        if isinstance(rec, r.CpuLine):
+            if rep.cpu is None:
+                rep.cpu = rec
+        elif isinstance(rec, r.Counter):
+            rep.counters.setdefault(rec.kind, rec.counters)
+        elif isinstance(rec, r.StatsFor):
+            if rep.stats_for is None:
+                rep.stats_for = rec.path
+        elif isinstance(rec, r.TaskIn):
+            rep.task_in = rec
+        elif isinstance(rec, r.TableHeader):
+            rep.columns = rec.columns
+        elif isinstance(rec, r.Row):
+            if rep.columns is not None:
+                row = _row(rep.columns, rec)
+                if row is None:
+                    rep.bad_rows += 1
+                else:
+                    rep.rows.append(row)
+        elif isinstance(rec, r.Summary):
+            rep.summary = rec
+        elif isinstance(rec, r.KillScore):
+            rep.score = rec
+        elif isinstance(rec, r.MemInfo):
+            rep.meminfo.setdefault(rec.what, rec.value)
+
+    def close(self) -> list[OomEvent]:
+        """End of input: finish the open report and flush everything."""
+        self._close()
+        return list(self._drain(True))
+
+
+def assemble(items: Iterable[tuple[LogLine, SourceRef]]) -> Iterator[OomEvent]:
+    """Events from decoded lines, in log order."""
+    asm = Assembler()
+    for line, ref in items:
+        yield from asm.feed(line, ref)
+    yield from asm.close()

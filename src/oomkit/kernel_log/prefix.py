@@ -1,0 +1,314 @@
+"""Decode the prefix of one log line: pure functions, no I/O.
+
+A kernel message reaches a file through many hands, each adding its own
+prefix. This module recognises them, per line, and returns the bare message
+with whatever time the prefix carried:
+
+* ``/dev/kmsg`` records ``pri,seq,usec,flags[,caller=T1];msg``
+  (Documentation/ABI/testing/dev-kmsg; continuation lines start with a space);
+* ``dmesg``: ``[ 123.456789]``, ``dmesg -r`` ``<6>[...]``, ``dmesg -x``
+  ``kern  :info  : [...]``, ``dmesg -T`` ``[Thu Nov 26 01:20:00 2026]`` in any
+  locale (util-linux formats it with strftime ``%a %b %e %H:%M:%S %Y``),
+  ``dmesg -e`` ``[Nov26 01:20]`` / ``[  +0.000012]``, ``--time-format iso``;
+  the printk caller id ``[T123]``/``[C1]`` (CONFIG_PRINTK_CALLER) after it;
+* syslog: RFC 3164 ``Nov 26 01:20:00 host kernel: ...``, RFC 3339
+  (rsyslog ``RSYSLOG_FileFormat``), RFC 5424 ``<4>1 2026-...``, the
+  journalctl short/short-iso/short-precise/short-monotonic outputs;
+* journald JSON export (``journalctl -o json``), one object per line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta, timezone, tzinfo
+
+from oomkit.models import LogLine
+
+# Month names as strftime("%b") and "%B" print them in common locales, folded to
+# lower case without dots. dmesg -T is localised (util-linux calls setlocale).
+_MONTHS: dict[str, int] = {}
+for _month, _names in enumerate(
+    [
+        "jan january januar janvier janv enero ene gennaio gen janeiro januari jänner jän"
+        " stycznia styczeń sty января янв январь січня січ leden led ocak oca",
+        "feb february februar février févr fév febrero febbraio fevereiro fev februari"
+        " lutego luty lut февраля фев февр февраль лютого лют únor úno şubat şub",
+        "mar march märz mär mars marzo mar março maart mrt marca marzec марта мар март"
+        " березня бер březen bře mart",
+        "apr april avril avr abril abr aprile aprile kwietnia kwiecień kwi апреля апр"
+        " апрель квітня кві duben dub nisan nis",
+        "may mai mayo maggio mag maio mei maj maja мая май травня тра květen kvě mayıs",
+        "jun june juni juin junio giugno giu junho czerwca czerwiec cze июня июнь июн"
+        " червня чер červen čer haziran haz",
+        "jul july juli juillet juil julio giugno_ luglio lug julho lipca lipiec lip июля"
+        " июль июл липня лип červenec čvc temmuz tem",
+        "aug august août aout agosto ago augustus augusti sierpnia sierpień sie августа"
+        " авг август серпня сер srpen srp ağustos ağu",
+        "sep september sept septembre septiembre set settembre setembro wrzesień"
+        " września wrz сентября сен сент сентябрь вересня вер září zář eylül eyl",
+        "oct october okt oktober octobre octubre oct ottobre ott outubro out"
+        " października październik paź октября окт октябрь жовтня жов říjen říj ekim eki",
+        "nov november novembre noviembre novembro listopada listopad lis ноября ноя"
+        " нояб ноябрь листопада лис kasım kas",
+        "dec december dez dezember décembre déc diciembre dic dicembre dezembro"
+        " grudnia grudzień gru декабря дек декабрь грудня гру prosinec pro aralık ara",
+    ],
+    start=1,
+):
+    for _name in _names.split():
+        _MONTHS.setdefault(_name, _month)
+
+
+def month_number(token: str) -> int | None:
+    """Month number for a localised month token (``Nov``, ``nov.``, ``11月``, ``ноя``)."""
+    t = token.strip().rstrip(".").lower()
+    digits = re.match(r"(\d{1,2})\s*(?:月|월)?$", t)
+    if digits:
+        n = int(digits.group(1))
+        return n if 1 <= n <= 12 else None
+    if t in _MONTHS:
+        return _MONTHS[t]
+    return _MONTHS.get(t[:3])
+
+
+_KMSG = re.compile(r"(\d+),(\d+),(\d+),([^;,]*)(?:,([^;]*))?;(.*)", re.S)
+_UPTIME = re.compile(r"\[\s*(\d+\.\d+)\]\s?")
+_CALLER = re.compile(r"\[\s*([TC]\d+)\]\s?")
+_LEVEL = re.compile(r"<(\d{1,3})>")
+_DECODED = re.compile(r"[a-z]+\s*:[a-z]+\s*: ")  # dmesg -x "kern  :info  : "
+_CTIME = re.compile(
+    r"\[(?:\S+\s+)?(\S+)\s+(\d{1,2})\s+(\d{1,2}):(\d\d):(\d\d)\s+(\d{4})\]\s?"
+)
+_RELTIME = re.compile(r"\[(\S+?)\s?(\d{1,2})\s+(\d{1,2}):(\d\d)\]\s?")
+_DELTA = re.compile(r"\[\s*([+<>=])\s*(\d+\.\d+)(?:\s*<\s*\d+\.\d+>)?\]\s?")
+_ISO = (
+    r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?"
+    r"(Z|[+-]\d\d:?\d\d)?"
+)
+_ISO_RE = re.compile(_ISO)
+_SYSLOG_TAIL = re.compile(r" (\S+) ([^\s:\[]+)(?:\[(\d+)\])?: ?")
+_RFC5424 = re.compile(r"<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) (-|(?:\[.*?\])+) ?")
+_RFC3164 = re.compile(
+    r"(?:<\d{1,3}>)?([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?"
+    r"(?: (\d{4}))?"
+)
+_MONO = re.compile(r"\[\s*(\d+\.\d+)\] (\S+) ([^\s:\[]+)(?:\[(\d+)\])?: ?")
+
+
+def _tz(text: str | None) -> tzinfo | None:
+    if text is None:
+        return None
+    if text == "Z":
+        return timezone.utc
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:4])))
+
+
+def _iso(m: re.Match[str], local: tzinfo) -> datetime:
+    frac = (m.group(7) or "0")[:6].ljust(6, "0")
+    tz = _tz(m.group(8)) or local
+    return datetime(
+        int(m.group(1)), int(m.group(2)), int(m.group(3)),
+        int(m.group(4)), int(m.group(5)), int(m.group(6)), int(frac), tzinfo=tz,
+    )
+
+
+def _strip_kernel_stamp(
+    text: str,
+) -> tuple[str, float | None, str | None]:
+    """Remove ``[ 123.456789]`` and ``[T123]`` left inside a syslog message."""
+    uptime = None
+    raw = None
+    m = _UPTIME.match(text)
+    if m:
+        uptime = float(m.group(1))
+        raw = m.group(0).strip()
+        text = text[m.end():]
+    m = _CALLER.match(text)
+    if m:
+        text = text[m.end():]
+    return text, uptime, raw
+
+
+def _json_line(line: str) -> LogLine | None:
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    msg = obj.get("MESSAGE")
+    if isinstance(msg, list):  # journald exports non-UTF-8 messages as a byte array
+        msg = bytes(b & 0xFF for b in msg if isinstance(b, int)).decode("utf-8", "replace")
+    if not isinstance(msg, str):
+        return None
+    wall = None
+    raw = None
+    rt = obj.get("__REALTIME_TIMESTAMP")
+    if isinstance(rt, str) and rt.isdigit():
+        raw = rt
+        wall = datetime.fromtimestamp(int(rt) / 1e6, tz=timezone.utc)
+    uptime = None
+    mono = obj.get("_SOURCE_MONOTONIC_TIMESTAMP")
+    if isinstance(mono, str) and mono.isdigit():
+        uptime = int(mono) / 1e6
+    text, up2, _ = _strip_kernel_stamp(msg)
+    ident = obj.get("SYSLOG_IDENTIFIER")
+    host = obj.get("_HOSTNAME")
+    boot = obj.get("_BOOT_ID")
+    return LogLine(
+        text=text,
+        uptime_s=uptime if uptime is not None else up2,
+        wall=wall,
+        raw_time=raw,
+        ident=ident if isinstance(ident, str) else None,
+        host=host if isinstance(host, str) else None,
+        boot_id=boot if isinstance(boot, str) else None,
+        wall_kind="log" if wall else None,
+    )
+
+
+def _year_for(month: int, day: int, reference: datetime) -> int:
+    """RFC 3164 has no year: pick the one that puts the line at or before ``reference``."""
+    year = reference.year
+    try:
+        candidate = datetime(year, month, day, tzinfo=reference.tzinfo)
+    except ValueError:  # Feb 29 in a non-leap reference year
+        return year - 1
+    if candidate - reference > timedelta(days=2):
+        return year - 1
+    return year
+
+
+def parse_line(
+    line: str,
+    *,
+    local: tzinfo = timezone.utc,
+    reference: datetime | None = None,
+) -> LogLine | None:
+    """Decode one raw line. Returns None for lines that carry no message.
+
+    ``local`` is the time zone of syslog times that print none (RFC 3164,
+    ``dmesg -T``); ``reference`` anchors the year of RFC 3164 times (the log
+    file's modification time: the last line was written before it).
+    """
+    line = line.rstrip("\r\n")
+    if not line:
+        return None
+    c = line[0]
+    if c == "{":
+        parsed = _json_line(line)
+        if parsed is not None:
+            return parsed
+    if c == " " and "=" in line and not line.startswith(" ["):
+        return None  # /dev/kmsg continuation line: " SUBSYSTEM=..." dictionary
+    if c.isdigit():
+        m = _KMSG.match(line)
+        if m:
+            text = m.group(6)
+            return LogLine(
+                text=text, uptime_s=int(m.group(3)) / 1e6, raw_time=m.group(3), ident="kernel",
+            )
+        m = _ISO_RE.match(line)
+        if m:
+            wall = _iso(m, local)
+            rest = line[m.end():]
+            t = _SYSLOG_TAIL.match(rest)
+            if t:  # RFC 3339 syslog (rsyslog) or journalctl -o short-iso
+                text, uptime, _ = _strip_kernel_stamp(rest[t.end():])
+                return LogLine(
+                    text=text, uptime_s=uptime, wall=wall, raw_time=m.group(0),
+                    host=t.group(1), ident=t.group(2), wall_kind="log",
+                )
+            text, uptime, _ = _strip_kernel_stamp(rest.lstrip())
+            # dmesg --time-format iso: the kernel's time converted by dmesg itself,
+            # which has the same suspend caveat as dmesg -T.
+            return LogLine(
+                text=text, uptime_s=uptime, wall=wall, raw_time=m.group(0),
+                ident="kernel", wall_kind="dmesg-ctime",
+            )
+    if c == "<":
+        m = _RFC5424.match(line)
+        if m:
+            ts = _ISO_RE.fullmatch(m.group(2))
+            text, uptime, _ = _strip_kernel_stamp(line[m.end():])
+            return LogLine(
+                text=text, uptime_s=uptime, wall=_iso(ts, local) if ts else None,
+                raw_time=m.group(2), host=m.group(3), ident=m.group(4),
+                wall_kind="log" if ts else None,
+            )
+        m = _LEVEL.match(line)
+        if m:  # dmesg -r
+            return _dmesg(line[m.end():], line, local)
+    if c.isalpha():
+        m = _RFC3164.match(line)
+        if m:
+            t = _SYSLOG_TAIL.match(line, m.end())
+            if t:
+                month = month_number(m.group(1)) or 1
+                day = int(m.group(2))
+                ref = reference or datetime.now(local)
+                year = int(m.group(7)) if m.group(7) else _year_for(month, day, ref)
+                frac = (m.group(6) or "0")[:6].ljust(6, "0")
+                try:
+                    wall: datetime | None = datetime(
+                        year, month, day, int(m.group(3)), int(m.group(4)),
+                        int(m.group(5)), int(frac), tzinfo=local,
+                    )
+                except ValueError:
+                    wall = None
+                text, uptime, _ = _strip_kernel_stamp(line[t.end():])
+                return LogLine(
+                    text=text, uptime_s=uptime, wall=wall, raw_time=line[: m.end()],
+                    host=t.group(1), ident=t.group(2), wall_kind="log" if wall else None,
+                )
+        m = _DECODED.match(line)
+        if m:  # dmesg -x
+            return _dmesg(line[m.end():], line, local)
+    if c == "[":
+        m = _MONO.match(line)  # journalctl -o short-monotonic
+        if m:
+            return LogLine(
+                text=line[m.end():], uptime_s=float(m.group(1)), raw_time=m.group(1),
+                host=m.group(2), ident=m.group(3),
+            )
+    return _dmesg(line, line, local)
+
+
+def _dmesg(body: str, line: str, local: tzinfo) -> LogLine:
+    m = _UPTIME.match(body)
+    if m:
+        text, uptime, raw = _strip_kernel_stamp(body)
+        return LogLine(text=text, uptime_s=uptime, raw_time=raw, ident="kernel")
+    m = _CTIME.match(body)
+    if m:
+        month = month_number(m.group(1))
+        if month:
+            try:
+                wall = datetime(
+                    int(m.group(6)), month, int(m.group(2)), int(m.group(3)),
+                    int(m.group(4)), int(m.group(5)), tzinfo=local,
+                )
+            except ValueError:
+                wall = None
+            if wall is not None:
+                text = body[m.end():]
+                c = _CALLER.match(text)
+                if c:
+                    text = text[c.end():]
+                return LogLine(
+                    text=text, wall=wall, raw_time=m.group(0).strip(), ident="kernel",
+                    wall_kind="dmesg-ctime",
+                )
+    m = _DELTA.match(body)
+    if m:  # dmesg -e/-d relative times: no absolute time on this line
+        return LogLine(text=body[m.end():], raw_time=m.group(0).strip(), ident="kernel")
+    m = _RELTIME.match(body)
+    if m and month_number(m.group(1)):
+        return LogLine(text=body[m.end():], raw_time=m.group(0).strip(), ident="kernel")
+    m = _CALLER.match(body)
+    if m:
+        body = body[m.end():]
+    return LogLine(text=body)

@@ -1,0 +1,343 @@
+"""Classify one message (prefix already removed) into a typed record.
+
+Each pattern reproduces a printk format of mm/oom_kill.c or mm/memcontrol.c
+(quoted in docs/kernel-oom.md sections 1.2-1.8, with the kernel versions that
+printed them). Patterns search the message rather than anchor at its start,
+because syslog daemons and journald sometimes leave a ``kernel: `` or a second
+timestamp in front of it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from oomkit.models import MemcgCounters, Victim
+
+# "%s invoked oom-killer: gfp_mask=%#x(%pGg), order=%d, oom_score_adj=%hd" (>=5.0);
+# 4.9-4.19 add "nodemask=%*pbl," followed by two spaces; 2.6.36-3.6 print oom_adj too;
+# 2.6.2x print "oomkilladj=". %*pbl nodemasks may contain commas ("0,2-3").
+_HEADER = re.compile(
+    r"(?P<comm>.*?) invoked oom-killer: gfp_mask=(?P<gfp>[^,(\s]+)(?:\((?P<flags>[^)]*)\))?,"
+    r"(?: nodemask=(?P<nodemask>.*?),)? +order=(?P<order>-?\d+),"
+    r"(?: oom_adj=-?\d+,)? (?:oom_score_adj|oomkilladj)=(?P<adj>-?\d+)"
+)
+# dump_stack(): "CPU: 1 UID: 0 PID: 2078 Comm: python3 Not tainted 6.18..." (UID: since 6.12)
+_CPU = re.compile(r"CPU: \d+ (?:UID: \d+ )?PID: (?P<pid>\d+) Comm: (?P<comm>.{1,16}?) (?:Not tainted|Tainted)")
+# mem_cgroup_print_oom_meminfo(): "memory: usage %llukB, limit %llukB, failcnt %lu"
+_COUNTER = re.compile(
+    r"(?P<kind>memory|swap|memory\+swap|kmem): usage (?P<usage>\d+)kB, limit (?P<limit>\d+)kB,"
+    r" failcnt (?P<failcnt>\d+)"
+)
+_STATS_FOR = re.compile(r"Memory cgroup stats for (?P<path>[^:]*)(?::|$)")
+# <=4.19 mem_cgroup_print_oom_info(): "Task in %s killed as a result of limit of %s"
+_TASK_IN = re.compile(r"Task in (?P<task>\S+) killed as a result of limit of (?P<memcg>\S+)")
+_LIMIT_OF = re.compile(r"Memory limit reached of cgroup (?P<memcg>\S+)")
+# dump_tasks() header, every era: "[ pid ]   uid  tgid total_vm      rss ... name"
+_TABLE = re.compile(r"\[\s*pid\s*\]\s+uid\s+tgid\s+(?P<cols>.*?)\s*name\s*$")
+_ROW = re.compile(r"\[\s*(?P<pid>\d+)\]\s+(?P<rest>-?\d+\s.*)$")
+# dump_oom_summary() (>=5.0): one pr_info plus pr_cont pieces.
+_SUMMARY = re.compile(
+    r"oom-kill:constraint=(?P<constraint>[A-Z_]+)(?:,nodemask=(?P<nodemask>.*?))?"
+    r"(?:,cpuset=(?P<cpuset>.*?),mems_allowed=(?P<mems>.*?))?"
+    r"(?:,(?P<global>global_oom)|,oom_memcg=(?P<oom_memcg>.*?))?"
+    r"(?:,task_memcg=(?P<task_memcg>.*?))?"
+    r",task=(?P<task>.*),pid=(?P<pid>-?\d+),uid=(?P<uid>-?\d+)\s*$"
+)
+# __oom_kill_process(): every era of the victim line (sections 1.5 of kernel-oom.md).
+_KILLED = re.compile(
+    r"(?:(?P<msg>[A-Za-z][A-Za-z ()_]*?): )?Killed process (?P<pid>\d+)(?:, UID (?P<uid0>\d+),)?"
+    r" \((?P<name>.*?)\)(?=$| total-vm:| vsz:|\.|,| sharing)"
+    r"(?: (?:total-vm|vsz):(?P<vm>\d+)kB, anon-rss:(?P<anon>\d+)kB, file-rss:(?P<file>\d+)kB"
+    r"(?:, shmem-rss:(?P<shmem>\d+)kB)?(?:,? UID:(?P<uid>\d+))?"
+    r"(?: pgtables:(?P<pgt>\d+)kB)?(?: oom_score_adj:(?P<adj>-?\d+))?)?"
+)
+# 2.6.36-5.0: "%s: Kill process %d (%s) score %d or sacrifice child";
+# 2.6.2x: "Out of Memory: Kill process %d (%s) score %li and children."
+_KILL = re.compile(
+    r"(?:(?P<msg>[A-Za-z][A-Za-z ()_]*?): )?Kill process (?P<pid>\d+) \((?P<name>.*?)\)"
+    r" score (?P<score>-?\d+) (?:or sacrifice child|and children)"
+)
+_SHARING = re.compile(r"Kill(?:ed)? process (?P<pid>\d+) \((?P<name>.*?)\) sharing same memory")
+_REAPED = re.compile(
+    r"oom_reaper: reaped process (?P<pid>\d+) \((?P<name>.*?)\), now anon-rss:(?P<anon>\d+)kB,"
+    r" file-rss:(?P<file>\d+)kB, shmem-rss:(?P<shmem>\d+)kB"
+)
+_GROUP = re.compile(r"Tasks in (?P<path>.*) are going to be killed due to memory\.oom\.group set")
+_SUPPRESSED = re.compile(r"oom_kill_process: (?P<n>\d+) callbacks suppressed")
+_NO_KILLABLE = re.compile(r"Out of memory and no killable processes")
+_PANIC = re.compile(
+    r"Kernel panic - not syncing: (?P<msg>.*(?:[Oo]ut of memory|deadlocked on memory|"
+    r"panic_on_oom).*)"
+)
+_EXITING = re.compile(r"OOM victim (?P<pid>\d+) \((?P<name>.*?)\) is already exiting")
+_PAGES = re.compile(r"^(?P<n>\d+) pages (?P<what>RAM|reserved)\s*$")
+_SWAP = re.compile(r"(?P<what>Total|Free) swap\s*=\s*(?P<kb>\d+)kB")
+
+# Beyond this many kB a memcg limit is PAGE_COUNTER_MAX, i.e. "no limit"
+# (e.g. 9007199254740988kB on x86-64; mm/page_counter.c).
+UNLIMITED_KB = 1 << 50
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    comm: str
+    gfp_mask: str
+    gfp_flags: str | None
+    nodemask: str | None
+    order: int
+    oom_score_adj: int
+
+
+@dataclass(frozen=True, slots=True)
+class CpuLine:
+    pid: int
+    comm: str
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    kind: str
+    counters: MemcgCounters
+
+
+@dataclass(frozen=True, slots=True)
+class StatsFor:
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskIn:
+    task_memcg: str | None
+    memcg: str
+
+
+@dataclass(frozen=True, slots=True)
+class TableHeader:
+    columns: tuple[str, ...]  # the numeric columns after "[ pid ]", uid, tgid excluded
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    pid: int
+    rest: str  # numbers and name, split once the header's columns are known
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    constraint: str
+    nodemask: str | None
+    cpuset: str | None
+    mems_allowed: str | None
+    global_oom: bool
+    oom_memcg: str | None
+    task_memcg: str | None
+    task: str
+    pid: int
+    uid: int
+
+
+@dataclass(frozen=True, slots=True)
+class Killed:
+    message: str | None
+    victim: Victim
+    has_numbers: bool
+
+
+@dataclass(frozen=True, slots=True)
+class KillScore:
+    message: str | None
+    pid: int
+    name: str
+    score: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sharing:
+    pid: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reaped:
+    victim: Victim
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Suppressed:
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class NoKillable:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Panic:
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Exiting:
+    pid: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemInfo:
+    what: str  # "RAM", "reserved", "Total swap", "Free swap"
+    value: int  # pages for RAM/reserved, kB for swap
+
+
+Record = (
+    Header | CpuLine | Counter | StatsFor | TaskIn | TableHeader | Row | Summary | Killed
+    | KillScore | Sharing | Reaped | Group | Suppressed | NoKillable | Panic | Exiting | MemInfo
+)
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value is not None else None
+
+
+def _counter(m: re.Match[str]) -> Counter:
+    limit = int(m.group("limit"))
+    return Counter(
+        kind=m.group("kind"),
+        counters=MemcgCounters(
+            usage_kb=int(m.group("usage")),
+            limit_kb=None if limit >= UNLIMITED_KB else limit,
+            failcnt=int(m.group("failcnt")),
+        ),
+    )
+
+
+def _killed(m: re.Match[str]) -> Killed:
+    uid = m.group("uid") or m.group("uid0")
+    victim = Victim(
+        pid=int(m.group("pid")),
+        name=m.group("name"),
+        uid=_int(uid),
+        total_vm_kb=_int(m.group("vm")),
+        anon_rss_kb=_int(m.group("anon")),
+        file_rss_kb=_int(m.group("file")),
+        shmem_rss_kb=_int(m.group("shmem")),
+        pgtables_kb=_int(m.group("pgt")),
+        oom_score_adj=_int(m.group("adj")),
+    )
+    return Killed(message=m.group("msg"), victim=victim, has_numbers=m.group("vm") is not None)
+
+
+def _summary(m: re.Match[str]) -> Summary:
+    return Summary(
+        constraint=m.group("constraint"),
+        nodemask=m.group("nodemask"),
+        cpuset=m.group("cpuset"),
+        mems_allowed=m.group("mems"),
+        global_oom=m.group("global") is not None,
+        oom_memcg=m.group("oom_memcg"),
+        task_memcg=m.group("task_memcg"),
+        task=m.group("task"),
+        pid=int(m.group("pid")),
+        uid=int(m.group("uid")),
+    )
+
+
+def classify(text: str) -> Record | None:
+    """The record this message is, or None for lines no OOM report needs.
+
+    Cheap substring tests come first so that the common case (noise, stack
+    traces, Mem-Info zone lines) costs a few ``in`` checks.
+    """
+    if "oom" in text:
+        if "invoked oom-killer" in text:
+            m = _HEADER.search(text)
+            if m:
+                return Header(
+                    comm=m.group("comm"), gfp_mask=m.group("gfp"), gfp_flags=m.group("flags"),
+                    nodemask=m.group("nodemask"), order=int(m.group("order")),
+                    oom_score_adj=int(m.group("adj")),
+                )
+            return None
+        if "oom-kill:" in text:
+            m = _SUMMARY.search(text)
+            return _summary(m) if m else None
+        if "oom_reaper" in text:
+            m = _REAPED.search(text)
+            if m:
+                return Reaped(
+                    Victim(
+                        pid=int(m.group("pid")), name=m.group("name"),
+                        anon_rss_kb=int(m.group("anon")), file_rss_kb=int(m.group("file")),
+                        shmem_rss_kb=int(m.group("shmem")),
+                    )
+                )
+            return None
+        if "oom_kill_process" in text:
+            m = _SUPPRESSED.search(text)
+            return Suppressed(int(m.group("n"))) if m else None
+        if "oom.group" in text:
+            m = _GROUP.search(text)
+            return Group(m.group("path")) if m else None
+    if "process" in text:
+        if "Killed process" in text:
+            if "sharing same memory" in text:
+                m = _SHARING.search(text)
+                return Sharing(int(m.group("pid")), m.group("name")) if m else None
+            m = _KILLED.search(text)
+            return _killed(m) if m else None
+        if "Kill process" in text:
+            m = _KILL.search(text)
+            if m:
+                return KillScore(
+                    message=m.group("msg"), pid=int(m.group("pid")), name=m.group("name"),
+                    score=int(m.group("score")),
+                )
+            m = _SHARING.search(text)
+            return Sharing(int(m.group("pid")), m.group("name")) if m else None
+        if "no killable processes" in text:
+            return NoKillable()
+    if "usage " in text:
+        m = _COUNTER.search(text)
+        return _counter(m) if m else None
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        m = _ROW.match(stripped)
+        if m:
+            return Row(int(m.group("pid")), m.group("rest"))
+        m = _TABLE.match(stripped)
+        if m:
+            return TableHeader(tuple(m.group("cols").split()))
+        return None
+    if "Comm:" in text:
+        m = _CPU.search(text)
+        return CpuLine(int(m.group("pid")), m.group("comm")) if m else None
+    if "cgroup" in text:
+        m = _STATS_FOR.search(text)
+        if m:
+            return StatsFor(m.group("path"))
+        m = _TASK_IN.search(text)
+        if m:
+            return TaskIn(m.group("task"), m.group("memcg"))
+        m = _LIMIT_OF.search(text)
+        if m:
+            return TaskIn(None, m.group("memcg"))
+        return None
+    if "Kernel panic" in text:
+        m = _PANIC.search(text)
+        return Panic(m.group("msg").strip()) if m else None
+    if "OOM victim" in text:
+        m = _EXITING.search(text)
+        return Exiting(int(m.group("pid")), m.group("name")) if m else None
+    if "pages " in text:
+        m = _PAGES.search(stripped)
+        return MemInfo(m.group("what"), int(m.group("n"))) if m else None
+    if " swap" in text:
+        m = _SWAP.search(text)
+        return MemInfo(f"{m.group('what')} swap", int(m.group("kb"))) if m else None
+    return None

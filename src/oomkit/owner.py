@@ -1,0 +1,90 @@
+"""Who owns a cgroup path: a systemd unit, a user session, a container, a pod. Pure.
+
+The path is what the kernel prints (``task_memcg=``/``oom_memcg=``) or what
+``/proc/PID/cgroup`` shows. Layouts recognised, from the runtimes' docs:
+
+* systemd: ``/system.slice/nginx.service``, ``/user.slice/user-1000.slice/
+  session-3.scope``, ``.../user@1000.service/app.slice/app-gnome-firefox-1234.scope``,
+  ``/machine.slice/systemd-nspawn@x.service`` and ``machine-qemu...scope``;
+* Docker: ``/docker/<64 hex>`` (cgroupfs driver) and ``/system.slice/docker-<id>.scope``
+  (systemd driver); Podman ``libpod-<id>.scope``; containerd/CRI-O ``cri-containerd-<id>``,
+  ``crio-<id>``;
+* Kubernetes: ``/kubepods/burstable/pod<uid>/<container id>`` (cgroupfs) and
+  ``/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod<uid with _>.slice/
+  cri-containerd-<id>.scope`` (systemd);
+* LXC/LXD: ``/lxc/<name>``, ``/lxc.payload.<name>``, ``/lxc.payload/<name>``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from oomkit.models import Owner
+
+_HEX = r"[0-9a-f]{12,64}"
+_POD = re.compile(r"pod(?P<uid>[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})")
+_CONTAINER = re.compile(
+    rf"(?:(?P<kind>docker|libpod|cri-containerd|crio|containerd)-)?(?P<id>{_HEX})(?:\.scope)?$"
+)
+_LXC = re.compile(r"^/lxc(?:\.payload)?[./](?P<name>[^/]+)")
+_USER_SLICE = re.compile(r"user-(?P<uid>\d+)\.slice")
+_USER_SERVICE = re.compile(r"user@(?P<uid>\d+)\.service")
+_UNIT = re.compile(r"[^/]+\.(?:service|scope|socket|mount|swap|slice)$")
+
+_RUNTIME = {
+    "docker": "docker",
+    "libpod": "podman",
+    "cri-containerd": "containerd",
+    "containerd": "containerd",
+    "crio": "cri-o",
+}
+
+
+def owner_of(path: str | None) -> Owner | None:
+    """The owner of a cgroup path, or None for the root or an unknown layout."""
+    if not path or path == "/":
+        return None
+    parts = [p for p in path.split("/") if p]
+    leaf = parts[-1]
+    pod = _POD.search(path)
+    if pod and "kubepods" in path:
+        uid = pod.group("uid").replace("_", "-")
+        cont = _CONTAINER.search(leaf) if not leaf.startswith("kubepods") else None
+        cid = cont.group("id") if cont else None
+        return Owner(
+            kind="kubernetes", name=f"pod {uid}" + (f" container {cid[:12]}" if cid else ""),
+            pod_uid=uid, container_id=cid, container=cid[:12] if cid else None,
+        )
+    lxc = _LXC.match(path)
+    if lxc:
+        return Owner(kind="lxc", name=lxc.group("name"), container=lxc.group("name"))
+    for part in reversed(parts):
+        m = _CONTAINER.fullmatch(part) or (
+            _CONTAINER.search(part) if part.endswith(".scope") else None
+        )
+        if m and (m.group("kind") or (len(parts) >= 2 and parts[-2] == "docker")):
+            runtime = _RUNTIME.get(m.group("kind") or "docker", "docker")
+            cid = m.group("id")
+            return Owner(
+                kind=runtime, name=f"{runtime} container {cid[:12]}", container_id=cid,
+                container=cid[:12], unit=part if part.endswith(".scope") else None,
+            )
+    user_uid = None
+    m = _USER_SERVICE.search(path) or _USER_SLICE.search(path)
+    if m:
+        user_uid = int(m.group("uid"))
+    units = [p for p in parts if _UNIT.fullmatch(p) and not p.endswith(".slice")]
+    if "machine.slice" in parts and units:
+        return Owner(kind="machine", name=units[-1], unit=units[-1])
+    if units:
+        unit = units[-1]
+        if user_uid is not None and unit.startswith("session-"):
+            return Owner(kind="user-session", name=f"{unit} of uid {user_uid}", unit=unit,
+                         user=user_uid)
+        if user_uid is not None and unit != f"user@{user_uid}.service":
+            return Owner(kind="systemd-user-unit", name=f"{unit} (user {user_uid})", unit=unit,
+                         user=user_uid)
+        return Owner(kind="systemd-unit", name=unit, unit=unit, user=user_uid)
+    if user_uid is not None:
+        return Owner(kind="user-session", name=f"uid {user_uid}", user=user_uid)
+    return Owner(kind="cgroup", name=path)
