@@ -43,6 +43,8 @@ def main():
     ap.add_argument("--settle", type=float, default=4.0)
     ap.add_argument("--timeout", type=float, default=120)
     ap.add_argument("--outdir", default="/tmp/oomkit-captures")
+    ap.add_argument("--no-enter", action="store_true",
+                    help="do not move the workload shell into the cgroup; the workload does it itself ($CG)")
     ap.add_argument("--extra-cg-setup", default="", help="shell run with $CG set, before workload")
     a = ap.parse_args()
     os.makedirs(a.outdir, exist_ok=True)
@@ -59,7 +61,8 @@ def main():
     if a.extra_cg_setup:
         subprocess.run(["sh", "-c", a.extra_cg_setup], env=dict(os.environ, CG=cg), check=True)
     t0 = time.time()
-    p = subprocess.run(["sh", "-c", f"echo $$ > {cg}/cgroup.procs || exit 99\n{a.workload}"],
+    enter = "" if a.no_enter else f"echo $$ > {cg}/cgroup.procs || exit 99\n"
+    p = subprocess.run(["sh", "-c", f"{enter}{a.workload}"],
                        env=dict(os.environ, CG=cg), timeout=a.timeout)
     t1 = time.time()
     print(f"workload rc={p.returncode} in {t1-t0:.2f}s", file=sys.stderr)

@@ -1,0 +1,35 @@
+# Two entry points: `make run` and `make test` (see README). Everything else is a helper.
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+STAMP   = $(VENV)/.installed
+
+.PHONY: run test lint typecheck unit bench clean venv
+
+$(STAMP): pyproject.toml
+	@sh scripts/make-venv.sh "$(PYTHON)" "$(VENV)"
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/oomkit why
+
+lint: $(STAMP)
+	$(PY) -m ruff check src tests bench
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+unit: $(STAMP)
+	$(PY) -m pytest
+
+test: lint typecheck unit
+
+bench: $(STAMP)
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,71 @@
+"""`oomkit why`: what killed my job, when, why, and what to do."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+
+from oomkit.errors import UsageError
+from oomkit.render import explanation_text, no_kills_text, sources_text, table, why_json
+from oomkit.timeconv import local_tz, parse_when
+from oomkit.why import WhyOptions, find_kills
+
+
+@click.command("why")
+@click.argument("target", required=False)
+@click.option("--file", "-f", "files", multiple=True, metavar="PATH",
+              help="Read this log instead of the machine's (repeatable; - is stdin; .gz/.xz ok).")
+@click.option("--journal-file", metavar="PATH", help="Read a saved journal file.")
+@click.option("--since", metavar="WHEN", help="Only kills after WHEN (2h, 1d, '2026-11-25 10:00').")
+@click.option("--until", metavar="WHEN", help="Only kills before WHEN.")
+@click.option("--boot", metavar="N", help="Journal boot to read (0 = this boot, -1 = previous).")
+@click.option("--all", "show_all", is_flag=True, help="List every kill and explain each one.")
+@click.option("--no-journal", is_flag=True, help="Do not read journald.")
+@click.option("--this-boot", is_flag=True,
+              help="The --file logs are from the running boot: convert their uptime stamps.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (docs/why-json.md).")
+def command(
+    target: str | None, files: tuple[str, ...], journal_file: str | None, since: str | None,
+    until: str | None, boot: str | None, show_all: bool, no_journal: bool, this_boot: bool,
+    as_json: bool,
+) -> int:
+    """Explain OOM kills: TARGET may be a pid, a process name, a cgroup or a unit."""
+    tz = local_tz()
+    now = datetime.now(tz)
+    opts = WhyOptions(
+        files=files,
+        journal_file=journal_file,
+        since=parse_when(since, now, tz) if since else None,
+        until=parse_when(until, now, tz) if until else None,
+        boot=boot,
+        target=target,
+        use_journal=not no_journal,
+        this_boot=this_boot,
+    )
+    if opts.since and opts.until and opts.since > opts.until:
+        raise UsageError("--since is after --until; swap them")
+    result = find_kills(opts)
+    if as_json:
+        click.echo(why_json(result, tz))
+        return 1 if _all_failed(result) else 0
+    for line in sources_text(result):
+        click.echo(line, err=True)
+    if not result.kills:
+        for line in no_kills_text(result, tz):
+            click.echo(line)
+        return 1 if _all_failed(result) else 0
+    for line in table(result, tz, None if show_all else 20):
+        click.echo(line)
+    for k in result.kills if show_all else result.kills[:1]:
+        click.echo("")
+        for line in explanation_text(k, tz):
+            click.echo(line)
+    return 0
+
+
+def _all_failed(result: object) -> bool:
+    from oomkit.why import WhyResult
+
+    assert isinstance(result, WhyResult)
+    return bool(result.sources) and all(s.status != "read" for s in result.sources)

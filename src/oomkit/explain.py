@@ -1,0 +1,329 @@
+"""Plain-words verdicts and remedies for one OOM event. Pure functions.
+
+Every sentence follows the kernel's documented behaviour (docs/kernel-oom.md):
+total-vm is address space, not use; the victim is the task with the highest
+badness (RSS + swap + page tables, shifted by oom_score_adj) within the
+cgroup or machine that ran out, not the allocating task and not the fastest
+grower; there is no root discount since Linux 4.17; overcommit mode 1 never
+refuses, mode 2 refuses past CommitLimit; memory.high never OOM-kills.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from oomkit.models import CgroupNow, EventKind, Killer, OomEvent, Owner, TaskRow
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """What happened (``verdict``), the supporting facts, and what to do."""
+
+    headline: str
+    verdict: str
+    details: tuple[str, ...]
+    remedies: tuple[str, ...]
+
+
+def human_kb(kb: int | None) -> str:
+    """``20480`` -> ``20.0 MiB``; None -> ``?``."""
+    if kb is None:
+        return "?"
+    value = float(kb)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "KiB" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+def _who(event: OomEvent) -> str:
+    v = event.victim
+    if v is None:
+        return "a process"
+    name = v.name or "?"
+    return f"{name} (pid {v.pid})" if v.pid is not None else name
+
+
+def _owner_words(owner: Owner | None) -> str:
+    if owner is None or owner.kind == "cgroup":
+        return ""
+    return f" ({owner.name})"
+
+
+def _limit_remedy(event: OomEvent, owner: Owner | None, now: CgroupNow | None) -> str:
+    path = event.memcg or "?"
+    limit = event.memory.limit_kb if event.memory else None
+    bigger = f"{max(1, (limit or 0) * 2 // 1024)}M" if limit else "a larger value"
+    if owner is not None and owner.kind in ("systemd-unit", "systemd-user-unit") and owner.unit:
+        user = " --user" if owner.kind == "systemd-user-unit" else ""
+        return (
+            f"Raise the unit's limit: `systemctl{user} set-property {owner.unit} MemoryMax={bigger}`"
+            " (or MemoryMax= in the unit file), if the job really needs more."
+        )
+    if owner is not None and owner.kind in ("docker", "podman") and owner.container:
+        tool = owner.kind
+        return (
+            f"Raise the container's limit: `{tool} update --memory {bigger} --memory-swap"
+            f" {bigger} {owner.container}` (or --memory at `{tool} run`)."
+        )
+    if owner is not None and owner.kind == "kubernetes":
+        return (
+            "Raise resources.limits.memory of that container in the pod spec (and the request"
+            " with it), if it really needs more; the kubelet reports this as OOMKilled."
+        )
+    if now is not None and now.version == 1:
+        return (
+            f"Raise the limit: `echo {bigger} > /sys/fs/cgroup/memory{path}/memory.limit_in_bytes`"
+            " (cgroup v1), or change it where the cgroup is created."
+        )
+    return (
+        f"Raise the limit: `echo {bigger} > /sys/fs/cgroup{path}/memory.max` (cgroup v2), or"
+        " change it where the cgroup is created."
+    )
+
+
+def _big_tasks(tasks: tuple[TaskRow, ...], victim_pid: int | None, page_kb: int) -> list[str]:
+    ranked = sorted(
+        (t for t in tasks if t.rss_pages is not None and (t.tgid or t.pid) != victim_pid),
+        key=lambda t: (t.rss_pages or 0) + (t.swapents_pages or 0),
+        reverse=True,
+    )
+    out = []
+    for t in ranked[:3]:
+        adj = f", oom_score_adj {t.oom_score_adj}" if t.oom_score_adj else ""
+        swap = (
+            f" + {human_kb(t.swapents_pages * page_kb)} swap" if t.swapents_pages else ""
+        )
+        out.append(
+            f"{t.name} (pid {t.tgid or t.pid}): {human_kb((t.rss_pages or 0) * page_kb)} RSS"
+            f"{swap}{adj}"
+        )
+    return out
+
+
+def _victim_numbers(event: OomEvent) -> list[str]:
+    v = event.victim
+    if v is None or v.anon_rss_kb is None:
+        return []
+    lines = [
+        f"{v.name} held {human_kb(v.anon_rss_kb)} of anonymous memory (what it allocated and"
+        f" touched: heap, stacks), {human_kb(v.file_rss_kb)} of file pages (its program and"
+        " mapped files)"
+        + (f" and {human_kb(v.shmem_rss_kb)} of shared memory (tmpfs, /dev/shm, shmem)"
+           if v.shmem_rss_kb else "")
+        + "."
+    ]
+    if v.total_vm_kb is not None:
+        lines.append(
+            f"Its total-vm of {human_kb(v.total_vm_kb)} is address space it had reserved, not"
+            " memory in use; it plays no part in the choice."
+        )
+    if v.shmem_rss_kb and v.anon_rss_kb is not None and v.shmem_rss_kb > v.anon_rss_kb:
+        lines.append(
+            "Most of it was shared memory: killing the process frees it only if nothing"
+            " else maps it and no tmpfs file keeps it (files in /dev/shm outlive the process)."
+        )
+    return lines
+
+
+def _choice(event: OomEvent) -> list[str]:
+    v = event.victim
+    out = []
+    scope = "that cgroup" if event.global_oom is False else "the machine"
+    out.append(
+        f"The kernel picks the process with the highest badness in {scope}: its RSS + swap +"
+        " page tables, shifted by oom_score_adj; not the one that asked for memory, and not the"
+        " fastest grower."
+    )
+    if v is not None and v.oom_score_adj:
+        if v.oom_score_adj > 0:
+            out.append(
+                f"Its oom_score_adj of {v.oom_score_adj} made it a preferred victim"
+                f" ({v.oom_score_adj / 10:.0f}% of {scope}'s memory added to its score)."
+            )
+        else:
+            out.append(
+                f"It had oom_score_adj {v.oom_score_adj} (protected), and was still the worst"
+                " candidate."
+            )
+    t = event.trigger
+    if t is not None and v is not None and t.name and v.name and (
+        (t.pid is not None and t.pid != v.pid) or (t.pid is None and t.name != v.name)
+    ):
+        who = f"{t.name}" + (f" (pid {t.pid})" if t.pid is not None else "")
+        out.append(f"The allocation that could not be satisfied was {who}'s; it was not the victim.")
+    if t is not None and t.order is not None and t.order > 0:
+        out.append(
+            f"The request was order {t.order} ({2 ** t.order} contiguous pages): such requests"
+            " can fail from fragmentation even with free memory."
+        )
+    return out
+
+
+def explain(
+    event: OomEvent,
+    *,
+    owner: Owner | None = None,
+    now: CgroupNow | None = None,
+) -> Explanation:
+    """The explanation of one event."""
+    who = _who(event)
+    details: list[str] = []
+    remedies: list[str] = []
+    page_kb = event.page_size_kb or 4
+    if event.kind is EventKind.USERSPACE_KILL:
+        return _userspace(event, who, owner)
+    if event.kind is EventKind.PANIC:
+        verdict = (
+            "The machine was out of memory and the kernel panicked instead of killing a process"
+            " (vm.panic_on_oom is set"
+            + (": " + event.panic_message if event.panic_message else "")
+            + ")."
+        )
+        remedies.append(
+            "If a panic is not wanted, set `sysctl vm.panic_on_oom=0` (1 panics only on"
+            " whole-machine OOMs, 2 on every OOM including cgroup limits)."
+        )
+        return Explanation("kernel panic on out-of-memory", verdict, tuple(details), tuple(remedies))
+    if event.kind is EventKind.NO_VICTIM:
+        where = f"the cgroup {event.memcg}" if event.memcg else "the machine"
+        verdict = (
+            f"{where[0].upper()}{where[1:]} ran out of memory but the kernel found no process it"
+            " was allowed to kill (every candidate had oom_score_adj -1000, was already exiting,"
+            " or was a kernel thread)."
+        )
+        remedies.append("Do not give every process oom_score_adj -1000; leave something killable.")
+        return Explanation("out of memory, nothing killable", verdict, tuple(details),
+                           tuple(remedies))
+    if event.global_oom is False:
+        limit = event.memory.limit_kb if event.memory else None
+        usage = event.memory.usage_kb if event.memory else None
+        where = event.memcg or "a memory cgroup"
+        verdict = (
+            f"The kernel OOM killer killed {who} because the memory cgroup {where}"
+            f"{_owner_words(owner)} reached its limit"
+            + (f" of {human_kb(limit)}" if limit is not None else "")
+            + (f" (usage {human_kb(usage)})" if usage is not None else "")
+            + ". The machine as a whole was not out of memory; only this cgroup was."
+        )
+        if event.memsw and event.memsw.limit_kb is not None:
+            details.append(
+                f"Its memory+swap limit was {human_kb(event.memsw.limit_kb)}"
+                f" (usage {human_kb(event.memsw.usage_kb)})."
+            )
+        if now is not None and now.limit_kb is not None and limit is not None:
+            if now.limit_kb != limit:
+                details.append(f"The cgroup still exists; its limit is now {human_kb(now.limit_kb)}.")
+            else:
+                details.append(
+                    f"The cgroup still exists with the same limit ({human_kb(now.limit_kb)}):"
+                    " it will happen again if the job needs as much."
+                )
+        headline = f"cgroup limit hit: {where}"
+        remedies.append(_limit_remedy(event, owner, now))
+    elif event.global_oom:
+        verdict = (
+            f"The kernel OOM killer killed {who} because the whole machine ran out of memory:"
+            " RAM and swap were exhausted and reclaim could not free enough."
+        )
+        if event.total_swap_kb == 0:
+            details.append("The machine had no swap, so every page of anonymous memory had to stay in RAM.")
+        elif event.total_swap_kb is not None and event.free_swap_kb is not None:
+            details.append(
+                f"Swap: {human_kb(event.free_swap_kb)} free of {human_kb(event.total_swap_kb)}."
+            )
+        if event.constraint in ("CONSTRAINT_CPUSET", "CONSTRAINT_MEMORY_POLICY"):
+            verdict = (
+                f"The kernel OOM killer killed {who} because the NUMA nodes this allocation was"
+                " allowed to use (cpuset or memory policy) ran out of memory."
+            )
+        headline = "machine out of memory"
+        if event.total_swap_kb == 0:
+            remedies.append(
+                "Add swap (a swap file or zram) so rarely used memory can leave RAM:"
+                " `fallocate -l 4G /swapfile && chmod 600 /swapfile && mkswap /swapfile &&"
+                " swapon /swapfile`."
+            )
+        remedies.append(
+            "Run the big job in its own memory cgroup (`oomkit run --memory-max 8G -- CMD` or"
+            " `systemd-run --scope -p MemoryMax=8G CMD`), so it alone fails at its limit."
+        )
+        remedies.append("Add RAM, or run fewer memory-hungry jobs at once.")
+    else:
+        verdict = f"The kernel OOM killer killed {who}."
+        headline = "killed by the OOM killer"
+        if event.missing:
+            details.append(
+                "This log does not say whether a cgroup limit or the whole machine ran out"
+                " (the report is incomplete)."
+            )
+    details.extend(_victim_numbers(event))
+    details.extend(_choice(event))
+    others = _big_tasks(event.tasks, event.victim.pid if event.victim else None, page_kb)
+    if others:
+        details.append("Also big at that moment: " + "; ".join(others) + ".")
+    if event.extra_victims:
+        names = ", ".join(f"{v.name} ({v.pid})" for v in event.extra_victims)
+        why = " (memory.oom.group)" if event.oom_group else " (they shared its memory)"
+        details.append(f"Killed with it{why}: {names}.")
+    if event.reaped is not None and event.reaped.anon_rss_kb is not None:
+        details.append(
+            f"The oom_reaper freed its memory right after (anon left: {human_kb(event.reaped.anon_rss_kb)})."
+        )
+    if event.suppressed_headers:
+        details.append(
+            f"The kernel suppressed {event.suppressed_headers} earlier report header(s) by"
+            " ratelimit: there were more OOMs than full reports."
+        )
+    details.extend(event.notes)
+    if event.missing:
+        details.append("Not in the log: " + "; ".join(event.missing) + ".")
+    v = event.victim
+    if v is not None and v.name:
+        remedies.append(
+            f"Reduce what {v.name} needs (process smaller batches, cap its caches or heap, e.g."
+            " -Xmx for Java), or find the growth with `oomkit timeline` from the recorder."
+        )
+    remedies.append(
+        "Protect what must survive with a negative oom_score_adj (`oomkit protect PID --protect`"
+        " or OOMScoreAdjust= in its unit); the next-highest process then dies instead."
+    )
+    if event.trigger is None and event.kind is EventKind.OOM_KILL and not event.missing:
+        pass
+    return Explanation(headline, verdict, tuple(details), tuple(remedies))
+
+
+def _userspace(event: OomEvent, who: str, owner: Owner | None) -> Explanation:
+    killer = event.killer.value
+    details: list[str] = []
+    remedies: list[str] = []
+    if event.killer is Killer.SYSTEMD_OOMD:
+        verdict = (
+            f"systemd-oomd killed every process of the cgroup {event.memcg}{_owner_words(owner)}"
+            f" due to {event.reason}. The kernel OOM killer was not involved."
+        )
+        remedies.append(
+            "systemd-oomd acts on ManagedOOMMemoryPressure=/ManagedOOMSwap= of the slice:"
+            " exempt the unit with ManagedOOMPreference=avoid or omit, or raise"
+            " ManagedOOMMemoryPressureLimit=, if the kill was not wanted."
+        )
+    elif event.killer is Killer.EARLYOOM:
+        verdict = (
+            f"earlyoom killed {who}: available memory and free swap fell below its thresholds,"
+            " so it acted before the kernel OOM killer would have."
+        )
+        if event.reason:
+            details.append(event.reason)
+        remedies.append(
+            "Steer earlyoom with --avoid/--prefer regexes or oom_score_adj (it follows"
+            " /proc/PID/oom_score), or lower its -m/-s thresholds."
+        )
+    elif event.killer is Killer.ANDROID_LMK:
+        verdict = f"Android's low memory killer killed {who} to free memory."
+        if event.reason:
+            details.append(event.reason)
+    else:
+        verdict = f"{killer} killed {who}" + (f": {event.reason}" if event.reason else ".")
+    remedies.append("Give the machine more memory or swap, or limit the job that grew.")
+    return Explanation(f"killed by {killer}", verdict, tuple(details), tuple(remedies))

@@ -1,0 +1,225 @@
+"""Where log lines come from: one small reader per source, one interface.
+
+Each source opens a binary stream of log lines; ``kernel_log.parse_stream``
+decides per line which format it is. Sources:
+
+* ``/dev/kmsg``, read without blocking until EAGAIN (Documentation/ABI/testing/dev-kmsg:
+  one record per read(); EPIPE means records were overwritten before we read them);
+* journald through ``journalctl -o json`` (kernel transport plus the userspace
+  killers' identifiers), this and earlier boots, or a saved journal file;
+* syslog files ``kern.log*``, ``messages*``, ``syslog*`` (rotated ``.1``,
+  compressed ``.gz``/``.xz``/``.bz2``), oldest first;
+* any ``--file`` (``-`` is stdin), its compression detected from magic bytes.
+"""
+
+from __future__ import annotations
+
+import bz2
+import errno
+import io
+import lzma
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO
+
+from oomkit.errors import SourceUnavailable
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A place to read log lines from."""
+
+    name: str  # shown to the user and used as SourceRef.path
+    kind: str  # "kmsg", "journal", "file", "stdin"
+    path: Path | None = None
+    this_boot: bool = False  # printk stamps may be converted with this boot's clock offset
+    journal_args: tuple[str, ...] = ()
+
+
+class _GzipRaw(io.RawIOBase):
+    """Streaming gzip reader over large chunks (multi-member files too).
+
+    gzip.GzipFile decompresses in small steps through Python code; feeding
+    zlib 1 MiB at a time keeps the cost at zlib's own speed.
+    """
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._d = zlib.decompressobj(wbits=31)
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: memoryview | bytearray) -> int:  # type: ignore[override]
+        want = len(b)
+        out = bytearray(self._pending)
+        self._pending = b""
+        while len(out) < want:
+            data = self._d.unconsumed_tail or self._raw.read(1 << 20)
+            if not data:
+                break
+            out += self._d.decompress(data, want - len(out))
+            if self._d.eof:
+                rest = self._d.unused_data + self._d.unconsumed_tail
+                self._d = zlib.decompressobj(wbits=31)
+                if rest.strip(b"\x00"):
+                    out += self._d.decompress(rest, max(1, want - len(out)))
+        n = min(want, len(out))
+        b[:n] = out[:n]
+        self._pending = bytes(out[n:])
+        return n
+
+
+def open_any(raw: IO[bytes]) -> IO[bytes]:
+    """Wrap a binary stream in the decompressor its magic bytes call for."""
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+    head = buffered.peek(6)[:6]
+    if head[:2] == b"\x1f\x8b":
+        return io.BufferedReader(_GzipRaw(buffered), buffer_size=1 << 20)
+    if head[:6] == b"\xfd7zXZ\x00":
+        return lzma.open(buffered)
+    if head[:3] == b"BZh":
+        return bz2.open(buffered)
+    if head[:4] == b"\x28\xb5\x2f\xfd":
+        raise SourceUnavailable(
+            "zstd-compressed logs are not supported yet: run `zstdcat FILE | oomkit why --file -`"
+        )
+    return buffered
+
+
+def open_source(source: Source) -> IO[bytes]:
+    """Open a source for reading. Raises SourceUnavailable with a one-line reason."""
+    if source.kind == "stdin":
+        return open_any(sys.stdin.buffer)
+    if source.kind == "kmsg":
+        return io.BytesIO(read_kmsg(source.path or Path("/dev/kmsg")))
+    if source.kind == "journal":
+        return io.BytesIO(read_journal(source.journal_args))
+    assert source.path is not None
+    try:
+        raw = open(source.path, "rb", buffering=0)  # noqa: SIM115 - closed by the caller
+    except FileNotFoundError:
+        raise SourceUnavailable(f"{source.path}: no such file; check the path") from None
+    except IsADirectoryError:
+        raise SourceUnavailable(f"{source.path}: is a directory; give a log file") from None
+    except PermissionError:
+        raise SourceUnavailable(
+            f"{source.path}: permission denied; run as root or add yourself to group adm"
+        ) from None
+    return open_any(raw)
+
+
+def read_kmsg(path: Path = Path("/dev/kmsg")) -> bytes:
+    """Every record in the kernel ring buffer, without blocking."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except PermissionError:
+        raise SourceUnavailable(
+            f"{path}: permission denied (kernel.dmesg_restrict=1 lets only CAP_SYSLOG read the"
+            " kernel log); reading the journal and log files instead; run as root for kmsg"
+        ) from None
+    except FileNotFoundError:
+        raise SourceUnavailable(f"{path}: not present on this system") from None
+    chunks: list[bytes] = []
+    try:
+        while True:
+            try:
+                rec = os.read(fd, 16384)
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                if exc.errno == errno.EPIPE:  # overwritten while we read: skip ahead
+                    continue
+                if exc.errno == errno.EINVAL:  # record larger than our buffer
+                    continue
+                if exc.errno in (errno.EPERM, errno.EACCES):
+                    raise SourceUnavailable(
+                        f"{path}: permission denied (kernel.dmesg_restrict=1); run as root"
+                    ) from None
+                raise
+            if not rec:
+                break
+            chunks.append(rec if rec.endswith(b"\n") else rec + b"\n")
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+JOURNAL_MATCHES = (
+    "_TRANSPORT=kernel", "+", "SYSLOG_IDENTIFIER=earlyoom", "+", "SYSLOG_IDENTIFIER=nohang",
+    "+", "SYSLOG_IDENTIFIER=systemd-oomd", "+", "SYSLOG_IDENTIFIER=oomd",
+)
+
+
+def read_journal(args: tuple[str, ...]) -> bytes:
+    """Kernel and OOM-killer entries from journald as JSON lines."""
+    exe = shutil.which("journalctl")
+    if exe is None:
+        raise SourceUnavailable("journalctl: not installed; no journal to read")
+    cmd = [exe, "-o", "json", "--no-pager", "-q", *args, *JOURNAL_MATCHES]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=120, check=False)  # noqa: S603
+    except subprocess.TimeoutExpired:
+        raise SourceUnavailable("journalctl: timed out after 120 s; narrow with --since") from None
+    if proc.returncode != 0:
+        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        reason = msg[-1] if msg else f"exit status {proc.returncode}"
+        raise SourceUnavailable(f"journalctl: {reason}")
+    return proc.stdout
+
+
+_ROTATED = re.compile(r"^(?P<base>kern\.log|messages|syslog)(?:[.-](?P<n>\d+))?(?P<ext>\.gz|\.xz|\.bz2)?$")
+
+
+def syslog_files(log_dir: Path = Path("/var/log")) -> list[Path]:
+    """kern.log, messages and syslog with their rotations, oldest first."""
+    try:
+        names = os.listdir(log_dir)
+    except OSError:
+        return []
+    found: list[tuple[str, int, str]] = []
+    for name in names:
+        m = _ROTATED.match(name)
+        if m:
+            found.append((m.group("base"), int(m.group("n") or 0), name))
+    # Higher rotation numbers are older; date-suffixed rotations sort by name.
+    found.sort(key=lambda t: (t[0], -t[1], t[2]))
+    return [log_dir / name for _, _, name in found]
+
+
+def mtime(path: Path | None) -> datetime | None:
+    """A file's modification time (the reference for year-less syslog dates)."""
+    if path is None:
+        return None
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
+    except OSError:
+        return None
+
+
+def default_sources(
+    *, kmsg: Path = Path("/dev/kmsg"), log_dir: Path = Path("/var/log"),
+    journal_args: tuple[str, ...] = (), use_journal: bool = True,
+) -> Iterator[Source]:
+    """Every source this machine has, most precise first."""
+    yield Source(name="kmsg", kind="kmsg", path=kmsg, this_boot=True)
+    if use_journal and shutil.which("journalctl"):
+        yield Source(name="journal", kind="journal", journal_args=journal_args)
+    for path in syslog_files(log_dir):
+        yield Source(name=str(path), kind="file", path=path)
+
+
+def file_source(arg: str) -> Source:
+    """A --file argument as a source."""
+    if arg == "-":
+        return Source(name="<stdin>", kind="stdin")
+    return Source(name=arg, kind="file", path=Path(arg))

@@ -1,0 +1,218 @@
+"""Text and JSON renderings of `why` results. Pure: data in, strings out.
+
+The JSON shape is the contract documented in docs/why-json.md.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from dataclasses import asdict
+from datetime import tzinfo
+from typing import Any
+
+from oomkit.explain import human_kb
+from oomkit.models import MemcgCounters, OomEvent, Owner, TaskRow, Victim
+from oomkit.why import KillReport, WhyResult, event_time_dict, local_time
+
+SCHEMA_VERSION = 1
+
+
+def _victim(v: Victim | None) -> dict[str, Any] | None:
+    if v is None:
+        return None
+    return {
+        "pid": v.pid, "name": v.name, "uid": v.uid, "total_vm_kb": v.total_vm_kb,
+        "anon_rss_kb": v.anon_rss_kb, "file_rss_kb": v.file_rss_kb,
+        "shmem_rss_kb": v.shmem_rss_kb, "pgtables_kb": v.pgtables_kb,
+        "oom_score_adj": v.oom_score_adj, "swap_kb": v.swap_kb, "score": v.score,
+    }
+
+
+def _counters(c: MemcgCounters | None) -> dict[str, Any] | None:
+    return None if c is None else {"usage_kb": c.usage_kb, "limit_kb": c.limit_kb, "failcnt": c.failcnt}
+
+
+def _task(t: TaskRow, page_kb: int | None) -> dict[str, Any]:
+    def kb(pages: int | None) -> int | None:
+        return pages * page_kb if pages is not None and page_kb is not None else None
+
+    d: dict[str, Any] = asdict(t)
+    d["rss_kb"] = kb(t.rss_pages)
+    d["swap_kb"] = kb(t.swapents_pages)
+    return d
+
+
+def _owner(o: Owner | None) -> dict[str, Any] | None:
+    return None if o is None else asdict(o)
+
+
+def event_dict(k: KillReport, tz: tzinfo | None = None) -> dict[str, Any]:
+    """The JSON object of one kill (docs/why-json.md)."""
+    e: OomEvent = k.event
+    t = e.trigger
+    return {
+        "killer": e.killer.value,
+        "kind": e.kind.value,
+        "complete": e.complete,
+        "missing": list(e.missing),
+        "victim": _victim(e.victim),
+        "extra_victims": [_victim(v) for v in e.extra_victims],
+        "constraint": e.constraint,
+        "global_oom": e.global_oom,
+        "memcg": e.memcg,
+        "task_memcg": e.task_memcg,
+        "cgroup_limit_kb": e.memory.limit_kb if e.memory else None,
+        "cgroup_usage_kb": e.memory.usage_kb if e.memory else None,
+        "cgroup_failcnt": e.memory.failcnt if e.memory else None,
+        "swap": _counters(e.swap),
+        "memsw": _counters(e.memsw),
+        "cgroup_now": None if k.cgroup_now is None else asdict(k.cgroup_now),
+        "trigger": None if t is None else {
+            "name": t.name, "pid": t.pid, "gfp_mask": t.gfp_mask, "gfp_flags": t.gfp_flags,
+            "order": t.order, "oom_score_adj": t.oom_score_adj, "nodemask": t.nodemask,
+        },
+        "time": event_time_dict(e.time, tz),
+        "tasks": [_task(row, e.page_size_kb) for row in e.tasks],
+        "page_size_kb": e.page_size_kb,
+        "owner": _owner(k.owner or k.task_owner),
+        "task_owner": _owner(k.task_owner),
+        "reaped": _victim(e.reaped),
+        "oom_group": e.oom_group,
+        "message": e.message,
+        "reason": e.reason,
+        "suppressed_headers": e.suppressed_headers,
+        "total_swap_kb": e.total_swap_kb,
+        "free_swap_kb": e.free_swap_kb,
+        "host": e.host,
+        "source": {"path": e.source.path, "line": e.source.line},
+        "also_seen_in": [{"path": s.path, "line": s.line} for s in e.also_seen_in],
+        "notes": list(e.notes),
+        "explanation": {
+            "headline": k.explanation.headline,
+            "verdict": k.explanation.verdict,
+            "details": list(k.explanation.details),
+            "remedies": list(k.explanation.remedies),
+        },
+    }
+
+
+def why_json(result: WhyResult, tz: tzinfo | None = None) -> str:
+    """``{"events": [...]}`` plus the search context."""
+    doc = {
+        "schema": SCHEMA_VERSION,
+        "events": [event_dict(k, tz) for k in result.kills],
+        "sources": [asdict(s) for s in result.sources],
+        "window": {"since": local_time(result.since, tz), "until": local_time(result.until, tz)},
+        "vmstat_oom_kill": result.vmstat_oom_kill,
+        "kernel_kills_this_boot_in_logs": result.kernel_kills_this_boot,
+        "undated_events_outside_window": result.undated,
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False)
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """``1 kill``, ``3 kills``."""
+    return f"{n} {word if n == 1 else (words or word + 's')}"
+
+
+def _when(k: KillReport, tz: tzinfo | None) -> str:
+    t = k.event.time
+    if t.wall is not None:
+        return t.wall.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if tz else t.wall.strftime(
+            "%Y-%m-%d %H:%M:%S")
+    if t.uptime_s is not None:
+        return f"uptime {t.uptime_s:.0f}s"
+    return t.raw or "?"
+
+
+def _where(k: KillReport) -> str:
+    e = k.event
+    if e.global_oom is False:
+        if e.memcg is None:
+            return "a cgroup limit (path not in log)"
+        lim = f" ({human_kb(e.memory.limit_kb)})" if e.memory and e.memory.limit_kb else ""
+        owner = k.owner or k.task_owner
+        name = owner.name if owner is not None and owner.kind != "cgroup" else e.memcg
+        return f"cgroup {name}{lim}"
+    if e.global_oom:
+        return "whole machine"
+    if e.memcg:
+        return f"cgroup {e.memcg}"
+    return "?"
+
+
+def _rss(e: OomEvent) -> str:
+    v = e.victim
+    if v is None or v.anon_rss_kb is None:
+        return "?"
+    return human_kb(v.anon_rss_kb + (v.file_rss_kb or 0) + (v.shmem_rss_kb or 0))
+
+
+def table(result: WhyResult, tz: tzinfo | None, limit: int | None) -> list[str]:
+    """The short table of kills, newest first."""
+    rows = [("WHEN", "KILLER", "VICTIM", "RSS", "WHERE", "")]
+    shown = result.kills if limit is None else result.kills[:limit]
+    for k in shown:
+        e = k.event
+        v = e.victim
+        victim = f"{v.name} ({v.pid})" if v is not None else "-"
+        flag = "" if e.complete else "partial"
+        rows.append((_when(k, tz), e.killer.value, victim, _rss(e), _where(k), flag))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    if limit is not None and len(result.kills) > limit:
+        lines.append(f"... {len(result.kills) - limit} older; --all shows every one")
+    return lines
+
+
+def explanation_text(k: KillReport, tz: tzinfo | None, width: int = 88) -> list[str]:
+    """The full explanation of one kill."""
+    e = k.event
+    x = k.explanation
+    out = [f"== {x.headline} — {_when(k, tz)}" + ("" if e.complete else " (partial report)")]
+    wrap = textwrap.TextWrapper(width=width, subsequent_indent="  ")
+    out.extend(wrap.wrap(x.verdict))
+    if x.details:
+        out.append("")
+        for d in x.details:
+            out.extend(textwrap.wrap(d, width=width, initial_indent="  - ", subsequent_indent="    "))
+    if x.remedies:
+        out.append("")
+        out.append("What to do:")
+        for r in x.remedies:
+            out.extend(textwrap.wrap(r, width=width, initial_indent="  * ", subsequent_indent="    "))
+    src = f"{e.source.path}" + (f":{e.source.line}" if e.source.line else "")
+    more = f" (also in {', '.join(s.path for s in e.also_seen_in)})" if e.also_seen_in else ""
+    out.append("")
+    out.append(f"Source: {src}{more}")
+    return out
+
+
+def no_kills_text(result: WhyResult, tz: tzinfo | None) -> list[str]:
+    """What to say when nothing was found: the window, the counter, where else to look."""
+    window = "in every log searched"
+    if result.since or result.until:
+        window = (f"between {local_time(result.since, tz) or 'the start'} and "
+                  f"{local_time(result.until, tz) or 'now'}")
+    lines = [f"No OOM kills found {window}."]
+    read = [s.name for s in result.sources if s.status == "read"]
+    if read:
+        lines.append("Searched: " + ", ".join(read) + ".")
+    counter = result.vmstat_oom_kill
+    if counter is not None:
+        lines.append(f"The kernel's own counter (/proc/vmstat oom_kill) shows {plural(counter, 'kill')} since boot.")
+        if counter > result.kernel_kills_this_boot:
+            missing = counter - result.kernel_kills_this_boot
+            lines.append(
+                f"{plural(missing, 'kill')} left no line in the logs read: the kernel ring buffer"
+                " may have rotated, the journal or syslog may not keep kernel messages, or the"
+                " victim was already exiting (the kernel then prints nothing). Look in older"
+                " rotated logs, `journalctl -k -b`, or run `oomkit daemon` to catch the next one."
+            )
+    return lines
+
+
+def sources_text(result: WhyResult) -> list[str]:
+    """One line per source that could not be read."""
+    return [f"note: {s.reason}" for s in result.sources if s.status != "read" and s.reason]

@@ -1,0 +1,71 @@
+"""Clocks: turning the kernel's printk time into wall-clock time, and parsing --since.
+
+printk stamps come from local_clock() (sched_clock), which, like
+CLOCK_MONOTONIC, does not advance while the machine is suspended
+(kernel/printk/printk.c; util-linux dmesg(1) warns that ``-T`` is wrong after
+a suspend for this reason). ``btime`` in /proc/stat and /proc/uptime count
+CLOCK_BOOTTIME, which *does* include suspend, so "boot time + stamp" is early
+by the total time suspended.
+
+oomkit therefore relies on CLOCK_REALTIME - CLOCK_MONOTONIC, read now: it
+already includes every suspend that happened before now, so a message
+stamped after the last suspend converts exactly (up to sched_clock drift).
+A wall time printed on the line by syslog or journald (their receive time)
+always wins over this conversion.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timedelta, timezone, tzinfo
+from pathlib import Path
+
+from oomkit.errors import UsageError
+
+
+def boot_offset() -> float:
+    """Seconds to add to a printk/monotonic stamp of this boot to get Unix time."""
+    return time.clock_gettime(time.CLOCK_REALTIME) - time.clock_gettime(time.CLOCK_MONOTONIC)
+
+
+def uptime_to_wall(uptime_s: float, offset: float, tz: tzinfo = timezone.utc) -> datetime:
+    """Wall-clock time of a printk stamp of this boot, given ``boot_offset()``."""
+    return datetime.fromtimestamp(offset + uptime_s, tz=tz)
+
+
+def local_tz(localtime: Path = Path("/etc/localtime")) -> tzinfo:
+    """This machine's time zone with its DST rules (syslog RFC 3164 times are local)."""
+    try:
+        from zoneinfo import ZoneInfo
+
+        with localtime.open("rb") as f:
+            return ZoneInfo.from_file(f, key="localtime")
+    except (OSError, ValueError, ImportError):
+        tz = datetime.now().astimezone().tzinfo
+        return tz if tz is not None else timezone.utc
+
+
+_RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hour|hours|d|day|days|w|week|weeks)\s*(?:ago)?\s*$")
+_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "hours": 3600,
+          "d": 86400, "day": 86400, "days": 86400, "w": 604800, "week": 604800, "weeks": 604800}
+
+
+def parse_when(text: str, now: datetime, tz: tzinfo) -> datetime:
+    """``2h``, ``30m``, ``1d``, ``today``, ``yesterday``, ``2026-11-25 10:00``, ISO 8601."""
+    t = text.strip().lower()
+    m = _RELATIVE.match(t)
+    if m:
+        return now - timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+    if t in ("now",):
+        return now
+    if t in ("today", "yesterday"):
+        day = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+        return day - timedelta(days=1) if t == "yesterday" else day
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"cannot read the time {text!r}: use e.g. 2h, 30m, 1d, yesterday or '2026-11-25 10:00'"
+        ) from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=tz)
