@@ -51,7 +51,9 @@ def _owner_words(owner: Owner | None) -> str:
     return f" ({owner.name})"
 
 
-def _limit_remedy(event: OomEvent, owner: Owner | None, now: CgroupNow | None) -> str:
+def _limit_remedy(
+    event: OomEvent, owner: Owner | None, now: CgroupNow | None, version: int | None
+) -> str:
     path = event.memcg or "?"
     limit = event.memory.limit_kb if event.memory else None
     bigger = f"{max(1, (limit or 0) * 2 // 1024)}M" if limit else "a larger value"
@@ -72,7 +74,7 @@ def _limit_remedy(event: OomEvent, owner: Owner | None, now: CgroupNow | None) -
             "Raise resources.limits.memory of that container in the pod spec (and the request"
             " with it), if it really needs more; the kubelet reports this as OOMKilled."
         )
-    if now is not None and now.version == 1:
+    if (now.version if now is not None else version) == 1:
         return (
             f"Raise the limit: `echo {bigger} > /sys/fs/cgroup/memory{path}/memory.limit_in_bytes`"
             " (cgroup v1), or change it where the cgroup is created."
@@ -166,6 +168,7 @@ def explain(
     *,
     owner: Owner | None = None,
     now: CgroupNow | None = None,
+    cgroup_version: int | None = None,
 ) -> Explanation:
     """The explanation of one event."""
     who = _who(event)
@@ -221,7 +224,7 @@ def explain(
                     " it will happen again if the job needs as much."
                 )
         headline = f"cgroup limit hit: {where}"
-        remedies.append(_limit_remedy(event, owner, now))
+        remedies.append(_limit_remedy(event, owner, now, cgroup_version))
     elif event.global_oom:
         verdict = (
             f"The kernel OOM killer killed {who} because the whole machine ran out of memory:"

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from oomkit.errors import SourceUnavailable
 
@@ -55,6 +55,7 @@ class _GzipRaw(io.RawIOBase):
         self._raw = raw
         self._d = zlib.decompressobj(wbits=31)
         self._pending = b""
+        self._in_member = False
 
     def readable(self) -> bool:
         return True
@@ -66,12 +67,19 @@ class _GzipRaw(io.RawIOBase):
         while len(out) < want:
             data = self._d.unconsumed_tail or self._raw.read(1 << 20)
             if not data:
+                if self._in_member and not self._d.eof:
+                    if out:  # hand out what we have; fail on the next call
+                        break
+                    raise EOFError("compressed file ended before the end of the gzip stream")
                 break
+            self._in_member = True
             out += self._d.decompress(data, want - len(out))
             if self._d.eof:
                 rest = self._d.unused_data + self._d.unconsumed_tail
                 self._d = zlib.decompressobj(wbits=31)
+                self._in_member = False
                 if rest.strip(b"\x00"):
+                    self._in_member = True
                     out += self._d.decompress(rest, max(1, want - len(out)))
         n = min(want, len(out))
         b[:n] = out[:n]
@@ -84,7 +92,9 @@ def open_any(raw: IO[bytes]) -> IO[bytes]:
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
     head = buffered.peek(6)[:6]
     if head[:2] == b"\x1f\x8b":
-        return io.BufferedReader(_GzipRaw(buffered), buffer_size=1 << 20)
+        # Not wrapped in a BufferedReader: it would retry a failing read and drop
+        # the data decompressed before a truncation.
+        return cast(IO[bytes], _GzipRaw(buffered))
     if head[:6] == b"\xfd7zXZ\x00":
         return lzma.open(buffered)
     if head[:3] == b"BZh":

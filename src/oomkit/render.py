@@ -171,17 +171,21 @@ def explanation_text(k: KillReport, tz: tzinfo | None, width: int = 88) -> list[
     e = k.event
     x = k.explanation
     out = [f"== {x.headline} — {_when(k, tz)}" + ("" if e.complete else " (partial report)")]
-    wrap = textwrap.TextWrapper(width=width, subsequent_indent="  ")
+    wrap = textwrap.TextWrapper(
+        width=width, subsequent_indent="  ", break_on_hyphens=False, break_long_words=False
+    )
     out.extend(wrap.wrap(x.verdict))
     if x.details:
         out.append("")
         for d in x.details:
-            out.extend(textwrap.wrap(d, width=width, initial_indent="  - ", subsequent_indent="    "))
+            out.extend(textwrap.wrap(d, width=width, initial_indent="  - ", subsequent_indent="    ",
+                                     break_on_hyphens=False, break_long_words=False))
     if x.remedies:
         out.append("")
         out.append("What to do:")
         for r in x.remedies:
-            out.extend(textwrap.wrap(r, width=width, initial_indent="  * ", subsequent_indent="    "))
+            out.extend(textwrap.wrap(r, width=width, initial_indent="  * ", subsequent_indent="    ",
+                                     break_on_hyphens=False, break_long_words=False))
     src = f"{e.source.path}" + (f":{e.source.line}" if e.source.line else "")
     more = f" (also in {', '.join(s.path for s in e.also_seen_in)})" if e.also_seen_in else ""
     out.append("")
@@ -213,6 +217,6 @@ def no_kills_text(result: WhyResult, tz: tzinfo | None) -> list[str]:
     return lines
 
 
-def sources_text(result: WhyResult) -> list[str]:
+def sources_text(result: WhyResult, prefix: str = "note: ") -> list[str]:
     """One line per source that could not be read."""
-    return [f"note: {s.reason}" for s in result.sources if s.status != "read" and s.reason]
+    return [f"{prefix}{s.reason}" for s in result.sources if s.status != "read" and s.reason]

@@ -6,6 +6,7 @@ data too (a source that cannot be read is reported, the others still are).
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -213,6 +214,14 @@ def _cgroup_now(path: str | None, machine: Machine) -> CgroupNow | None:
         return None
 
 
+@functools.lru_cache(maxsize=4)
+def _hierarchy_version(machine: Machine) -> int | None:
+    from oomkit.jobcgroup import find_memory_hierarchy
+
+    h = find_memory_hierarchy(machine.proc_root / "self" / "mountinfo")
+    return h.version if h is not None else None
+
+
 def report(event: OomEvent, machine: Machine) -> KillReport:
     """Attach owner, current cgroup state and the explanation to an event."""
     owner = owner_of(event.memcg)
@@ -220,7 +229,9 @@ def report(event: OomEvent, machine: Machine) -> KillReport:
     now = _cgroup_now(event.memcg, machine)
     return KillReport(
         event=event,
-        explanation=explain(event, owner=owner or task_owner, now=now),
+        explanation=explain(
+            event, owner=owner or task_owner, now=now, cgroup_version=_hierarchy_version(machine)
+        ),
         owner=owner,
         task_owner=task_owner,
         cgroup_now=now,

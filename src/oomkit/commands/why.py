@@ -9,7 +9,7 @@ import click
 from oomkit.errors import UsageError
 from oomkit.render import explanation_text, no_kills_text, sources_text, table, why_json
 from oomkit.timeconv import local_tz, parse_when
-from oomkit.why import WhyOptions, find_kills
+from oomkit.why import WhyOptions, WhyResult, find_kills
 
 
 @click.command("why")
@@ -48,24 +48,32 @@ def command(
     result = find_kills(opts)
     if as_json:
         click.echo(why_json(result, tz))
-        return 1 if _all_failed(result) else 0
-    for line in sources_text(result):
+        for line in sources_text(result, prefix="oomkit: "):
+            click.echo(line, err=True)
+        return _status(result, explicit=bool(files or journal_file))
+    explicit = bool(files or journal_file)
+    for line in sources_text(result, prefix="oomkit: " if explicit else "note: "):
         click.echo(line, err=True)
     if not result.kills:
+        if not explicit and result.sources and all(s.status != "read" for s in result.sources):
+            click.echo("oomkit: no log could be read (see the notes above); run as root or"
+                       " pass --file", err=True)
+            return 1
         for line in no_kills_text(result, tz):
             click.echo(line)
-        return 1 if _all_failed(result) else 0
+        return _status(result, explicit=bool(files or journal_file))
     for line in table(result, tz, None if show_all else 20):
         click.echo(line)
     for k in result.kills if show_all else result.kills[:1]:
         click.echo("")
         for line in explanation_text(k, tz):
             click.echo(line)
-    return 0
+    return _status(result, explicit=bool(files or journal_file))
 
 
-def _all_failed(result: object) -> bool:
-    from oomkit.why import WhyResult
-
-    assert isinstance(result, WhyResult)
-    return bool(result.sources) and all(s.status != "read" for s in result.sources)
+def _status(result: WhyResult, *, explicit: bool) -> int:
+    """1 when a log the user named could not be read (fully), or no source could be read."""
+    failed = [s for s in result.sources if s.status != "read"]
+    if explicit and failed:
+        return 1
+    return 1 if result.sources and len(failed) == len(result.sources) else 0

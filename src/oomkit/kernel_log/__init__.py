@@ -63,8 +63,18 @@ def parse_stream(
     reference: datetime | None = None,
     use_hyperscan: bool = True,
 ) -> Iterator[OomEvent]:
-    """Every event in a byte stream, reading only the lines a report can need."""
-    selected = (
-        (number, decode(raw)) for number, raw in select_lines(stream, use_hyperscan=use_hyperscan)
-    )
-    return parse_lines(selected, path, local=local, reference=reference)
+    """Every event in a byte stream, reading only the lines a report can need.
+
+    If reading fails midway (a truncated .gz, an I/O error), the events read
+    so far are yielded before the error is raised.
+    """
+    asm = Assembler()
+    try:
+        for number, raw in select_lines(stream, use_hyperscan=use_hyperscan):
+            line = parse_line(decode(raw), local=local, reference=reference)
+            if line is not None:
+                yield from asm.feed(line, SourceRef(path, number))
+    except BaseException:
+        yield from asm.close()
+        raise
+    yield from asm.close()
