@@ -17,7 +17,9 @@ from tests.conftest import KERNEL_LOGS, require_root
 LOCAL = KERNEL_LOGS / "local-6.18-memcg-v1-3tasks-adj500-dmesg.log"
 
 
-def run(args: list[str], *, user: int | None = None, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], *, user: int | None = None, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[str]:
     def drop() -> None:
         if user is not None:
             os.setgid(user)
@@ -145,7 +147,7 @@ def test_unprivileged_user_gets_one_line_about_kmsg() -> None:
     require_root()
     if Path("/proc/sys/kernel/dmesg_restrict").read_text().strip() != "1":
         pytest.skip("kernel.dmesg_restrict is 0 here: kmsg is readable by everyone")
-    code, stdout, stderr = _main_as(65534, ["why", "--no-journal"])
+    code, _stdout, stderr = _main_as(65534, ["why", "--no-journal"])
     assert "Traceback" not in stderr
     kmsg_lines = [ln for ln in stderr.splitlines() if "kmsg" in ln]
     assert len(kmsg_lines) == 1, stderr

@@ -48,9 +48,9 @@ def run_hog(
 
     started = time.time()
     try:
-        proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+        proc = subprocess.Popen(
             [sys.executable, "-c", f"import ctypes;ctypes.CDLL(None).prctl(15, b'{comm}');" + HOG],
-            preexec_fn=enter,  # noqa: PLW1509 - single-threaded caller
+            preexec_fn=enter,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         try:

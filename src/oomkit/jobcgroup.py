@@ -7,6 +7,7 @@ used by `oomkit demo`, the tests, and job supervision.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import time
@@ -123,10 +124,8 @@ def remove(cg: JobCgroup, timeout: float = 5.0) -> None:
     while True:
         pids = cg.pids()
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, 9)
-            except ProcessLookupError:
-                pass
         try:
             cg.path.rmdir()
             return

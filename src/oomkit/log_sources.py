@@ -89,7 +89,9 @@ class _GzipRaw(io.RawIOBase):
 
 def open_any(raw: IO[bytes]) -> IO[bytes]:
     """Wrap a binary stream in the decompressor its magic bytes call for."""
-    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+    buffered = (
+        raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(cast(io.RawIOBase, raw))
+    )
     head = buffered.peek(6)[:6]
     if head[:2] == b"\x1f\x8b":
         # Not wrapped in a BufferedReader: it would retry a failing read and drop
@@ -177,7 +179,7 @@ def read_journal(args: tuple[str, ...]) -> bytes:
         raise SourceUnavailable("journalctl: not installed; no journal to read")
     cmd = [exe, "-o", "json", "--no-pager", "-q", *args, *JOURNAL_MATCHES]
     try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=120, check=False)  # noqa: S603
+        proc = subprocess.run(cmd, capture_output=True, timeout=120, check=False)
     except subprocess.TimeoutExpired:
         raise SourceUnavailable("journalctl: timed out after 120 s; narrow with --since") from None
     if proc.returncode != 0:

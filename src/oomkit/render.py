@@ -205,7 +205,10 @@ def no_kills_text(result: WhyResult, tz: tzinfo | None) -> list[str]:
         lines.append("Searched: " + ", ".join(read) + ".")
     counter = result.vmstat_oom_kill
     if counter is not None:
-        lines.append(f"The kernel's own counter (/proc/vmstat oom_kill) shows {plural(counter, 'kill')} since boot.")
+        lines.append(
+            f"The kernel's own counter (/proc/vmstat oom_kill) shows {plural(counter, 'kill')}"
+            " since boot."
+        )
         if counter > result.kernel_kills_this_boot:
             missing = counter - result.kernel_kills_this_boot
             lines.append(

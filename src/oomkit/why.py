@@ -210,7 +210,7 @@ def _cgroup_now(path: str | None, machine: Machine) -> CgroupNow | None:
         return None
     try:
         return cgroups.current(path, root=machine.cgroup_root)
-    except Exception:  # noqa: BLE001 - a cgroup that vanished or is unreadable is just "gone"
+    except Exception:
         return None
 
 

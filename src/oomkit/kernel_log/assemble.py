@@ -225,9 +225,10 @@ def _finish(rep: _Report) -> OomEvent:
     message = killed.message if killed is not None else None
     if message is None and rep.score is not None:
         message = rep.score.message
-    if global_oom is None:
-        if message and message.startswith("Memory cgroup") or "memory" in rep.counters:
-            global_oom = False
+    if global_oom is None and (
+        (message and message.startswith("Memory cgroup")) or "memory" in rep.counters
+    ):
+        global_oom = False
     if global_oom is False and "memory" not in rep.counters and rep.header is not None:
         missing.append("memory cgroup usage and limit lines")
     time_line = rep.killed_line or rep.first_line

@@ -106,13 +106,17 @@ def _tz(text: str | None) -> tzinfo | None:
     return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:4])))
 
 
-def _iso(m: re.Match[str], local: tzinfo) -> datetime:
+def _iso(m: re.Match[str], local: tzinfo) -> datetime | None:
+    """The datetime of an ISO 8601 match, or None when a field is out of range."""
     frac = (m.group(7) or "0")[:6].ljust(6, "0")
-    tz = _tz(m.group(8)) or local
-    return datetime(
-        int(m.group(1)), int(m.group(2)), int(m.group(3)),
-        int(m.group(4)), int(m.group(5)), int(m.group(6)), int(frac), tzinfo=tz,
-    )
+    try:
+        tz = _tz(m.group(8)) or local
+        return datetime(
+            int(m.group(1)), int(m.group(2)), int(m.group(3)),
+            int(m.group(4)), int(m.group(5)), int(m.group(6)), int(frac), tzinfo=tz,
+        )
+    except ValueError:  # hand-edited or corrupted time: keep the line, drop the time
+        return None
 
 
 def _strip_kernel_stamp(
@@ -220,24 +224,25 @@ def parse_line(
                 text, uptime, _ = _strip_kernel_stamp(rest[t.end():])
                 return LogLine(
                     text=text, uptime_s=uptime, wall=wall, raw_time=m.group(0),
-                    host=t.group(1), ident=t.group(2), wall_kind="log",
+                    host=t.group(1), ident=t.group(2), wall_kind="log" if wall else None,
                 )
             text, uptime, _ = _strip_kernel_stamp(rest.lstrip())
             # dmesg --time-format iso: the kernel's time converted by dmesg itself,
             # which has the same suspend caveat as dmesg -T.
             return LogLine(
                 text=text, uptime_s=uptime, wall=wall, raw_time=m.group(0),
-                ident="kernel", wall_kind="dmesg-ctime",
+                ident="kernel", wall_kind="dmesg-ctime" if wall else None,
             )
     if c == "<":
         m = _RFC5424.match(line)
         if m:
             ts = _ISO_RE.fullmatch(m.group(2))
             text, uptime, _ = _strip_kernel_stamp(line[m.end():])
+            when = _iso(ts, local) if ts else None
             return LogLine(
-                text=text, uptime_s=uptime, wall=_iso(ts, local) if ts else None,
+                text=text, uptime_s=uptime, wall=when,
                 raw_time=m.group(2), host=m.group(3), ident=m.group(4),
-                wall_kind="log" if ts else None,
+                wall_kind="log" if when else None,
             )
         m = _LEVEL.match(line)
         if m:  # dmesg -r
@@ -252,17 +257,18 @@ def parse_line(
                 ref = reference or datetime.now(local)
                 year = int(m.group(7)) if m.group(7) else _year_for(month, day, ref)
                 frac = (m.group(6) or "0")[:6].ljust(6, "0")
+                stamp: datetime | None
                 try:
-                    wall: datetime | None = datetime(
+                    stamp = datetime(
                         year, month, day, int(m.group(3)), int(m.group(4)),
                         int(m.group(5)), int(frac), tzinfo=local,
                     )
                 except ValueError:
-                    wall = None
+                    stamp = None
                 text, uptime, _ = _strip_kernel_stamp(line[t.end():])
                 return LogLine(
-                    text=text, uptime_s=uptime, wall=wall, raw_time=line[: m.end()],
-                    host=t.group(1), ident=t.group(2), wall_kind="log" if wall else None,
+                    text=text, uptime_s=uptime, wall=stamp, raw_time=line[: m.end()],
+                    host=t.group(1), ident=t.group(2), wall_kind="log" if stamp else None,
                 )
         m = _DECODED.match(line)
         if m:  # dmesg -x

@@ -23,7 +23,9 @@ _HEADER = re.compile(
     r"(?: oom_adj=-?\d+,)? (?:oom_score_adj|oomkilladj)=(?P<adj>-?\d+)"
 )
 # dump_stack(): "CPU: 1 UID: 0 PID: 2078 Comm: python3 Not tainted 6.18..." (UID: since 6.12)
-_CPU = re.compile(r"CPU: \d+ (?:UID: \d+ )?PID: (?P<pid>\d+) Comm: (?P<comm>.{1,16}?) (?:Not tainted|Tainted)")
+_CPU = re.compile(
+    r"CPU: \d+ (?:UID: \d+ )?PID: (?P<pid>\d+) Comm: (?P<comm>.{1,16}?) (?:Not tainted|Tainted)"
+)
 # mem_cgroup_print_oom_meminfo(): "memory: usage %llukB, limit %llukB, failcnt %lu"
 _COUNTER = re.compile(
     r"(?P<kind>memory|swap|memory\+swap|kmem): usage (?P<usage>\d+)kB, limit (?P<limit>\d+)kB,"

@@ -1,0 +1,82 @@
+"""Property tests: garbage, truncation and shuffling of real reports never crash the parser,
+and a cut report never shows numbers its text does not hold."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from oomkit.kernel_log import parse_stream, parse_text
+from tests.conftest import KERNEL_LOGS
+
+REPORTS = [
+    p.read_text("utf-8", "replace")
+    for p in sorted(KERNEL_LOGS.glob("*.log"))
+    if p.stat().st_size < 200_000
+]
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(st.binary(max_size=4096))
+def test_random_bytes_never_crash(data: bytes) -> None:
+    parse_text(data.decode("utf-8", "replace"))
+    list(parse_stream(io.BytesIO(data), "x"))
+    list(parse_stream(io.BytesIO(data), "x", use_hyperscan=False))
+
+
+@SETTINGS
+@given(st.sampled_from(REPORTS), st.integers(min_value=0, max_value=10**6))
+def test_truncated_reports_are_partial_not_guessed(text: str, cut: int) -> None:
+    lines = text.splitlines()
+    cut %= len(lines) + 1
+    head = "\n".join(lines[:cut])
+    for e in parse_text(head):
+        v = e.victim
+        if v is not None and v.anon_rss_kb is not None:
+            # numbers only come from a victim line that is in the text
+            assert f"anon-rss:{v.anon_rss_kb}kB" in head
+        if e.complete and e.kind.value == "oom_kill" and e.killer.value == "kernel":
+            assert "Killed process" in head or "Kill process" in head
+
+
+@SETTINGS
+@given(st.sampled_from(REPORTS), st.randoms(use_true_random=False))
+def test_shuffled_lines_never_crash(text: str, rnd: object) -> None:
+    lines = text.splitlines()
+    rnd.shuffle(lines)  # type: ignore[attr-defined]
+    events = parse_text("\n".join(lines))
+    for e in events:
+        assert e.victim is None or e.victim.pid is None or e.victim.pid >= 0
+
+
+@SETTINGS
+@given(st.sampled_from(REPORTS), st.integers(min_value=1, max_value=4096))
+def test_chunk_boundaries_do_not_matter(text: str, chunk: int) -> None:
+    from oomkit.kernel_log.scan import select_lines
+
+    data = text.encode()
+    small = list(select_lines(io.BytesIO(data), chunk=chunk))
+    big = list(select_lines(io.BytesIO(data)))
+    assert small == big
+
+
+@SETTINGS
+@given(st.sampled_from(REPORTS), st.data())
+def test_hand_edited_numbers(text: str, data: st.DataObject) -> None:
+    """A digit replaced by a letter or a huge number never crashes and never invents a value."""
+    lines = text.splitlines()
+    i = data.draw(st.integers(0, max(0, len(lines) - 1)))
+    junk = data.draw(st.sampled_from(["x", "99999999999999999999999", "-1", "", "\xff"]))
+    line = lines[i]
+    digits = [k for k, c in enumerate(line) if c.isdigit()]
+    if digits:
+        k = data.draw(st.sampled_from(digits))
+        lines[i] = line[:k] + junk + line[k + 1 :]
+    parse_text("\n".join(lines))
+
+
+assert REPORTS, Path(KERNEL_LOGS)
