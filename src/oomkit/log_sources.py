@@ -17,6 +17,7 @@ from __future__ import annotations
 import bz2
 import errno
 import io
+import json
 import lzma
 import os
 import re
@@ -187,6 +188,42 @@ def read_journal(args: tuple[str, ...]) -> bytes:
         reason = msg[-1] if msg else f"exit status {proc.returncode}"
         raise SourceUnavailable(f"journalctl: {reason}")
     return proc.stdout
+
+
+@dataclass(frozen=True, slots=True)
+class Boot:
+    """One boot known to journald."""
+
+    index: int
+    boot_id: str
+    first: datetime
+    last: datetime
+
+
+def list_boots() -> list[Boot]:
+    """Boots in the journal (``journalctl --list-boots -o json``); empty when unknown."""
+    exe = shutil.which("journalctl")
+    if exe is None:
+        return []
+    try:
+        proc = subprocess.run(  # noqa: S603
+            [exe, "--list-boots", "-o", "json", "--no-pager", "-q"],
+            capture_output=True, timeout=30, check=False,
+        )
+        rows = json.loads(proc.stdout or b"[]") if proc.returncode == 0 else []
+    except (subprocess.TimeoutExpired, ValueError):
+        return []
+    boots = []
+    for row in rows if isinstance(rows, list) else []:
+        try:
+            boots.append(Boot(
+                index=int(row["index"]), boot_id=str(row["boot_id"]),
+                first=datetime.fromtimestamp(int(row["first_entry"]) / 1e6, tz=timezone.utc),
+                last=datetime.fromtimestamp(int(row["last_entry"]) / 1e6, tz=timezone.utc),
+            ))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return boots
 
 
 _ROTATED = re.compile(r"^(?P<base>kern\.log|messages|syslog)(?:[.-](?P<n>\d+))?(?P<ext>\.gz|\.xz|\.bz2)?$")

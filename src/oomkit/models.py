@@ -238,6 +238,7 @@ class CgroupMemory:
     usage_bytes: int | None  # v2 memory.current, v1 memory.usage_in_bytes
     swap_limit_bytes: int | None  # v2 memory.swap.max; v1 memsw limit - memory limit
     memsw_limit_bytes: int | None = None  # v1 memory.memsw.limit_in_bytes (memory + swap)
+    memsw_accounting: bool = False  # v1 with memory.memsw.* files (do_memsw_account())
     swappiness: int | None = None  # v1 memory.swappiness (v2 uses vm.swappiness)
     high_bytes: int | None = None  # v2 memory.high (throttles; never invokes the OOM killer)
     oom_events: int | None = None  # v2 memory.events "oom"

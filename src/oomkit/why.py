@@ -6,7 +6,6 @@ data too (a source that cannot be read is reported, the others still are).
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -201,40 +200,75 @@ def boot_time() -> datetime:
     return datetime.fromtimestamp(now - up, tz=timezone.utc)
 
 
-def _cgroup_now(path: str | None, machine: Machine) -> CgroupNow | None:
-    if not path:
-        return None
-    try:
+class _Enricher:
+    """Owner, current cgroup state and explanation per event, cached per cgroup path.
+
+    A storm repeats the same cgroup thousands of times; its state is read once.
+    """
+
+    def __init__(self, machine: Machine) -> None:
         from oomkit import cgroups
-    except ImportError:
-        return None
-    try:
-        return cgroups.current(path, root=machine.cgroup_root)
-    except Exception:
-        return None
+
+        self._hierarchy = cgroups.find_memory(machine.proc_root, machine.cgroup_root)
+        self._now: dict[str, CgroupNow | None] = {}
+        self._owners: dict[str | None, Owner | None] = {}
+
+    def owner(self, path: str | None) -> Owner | None:
+        if path not in self._owners:
+            self._owners[path] = owner_of(path)
+        return self._owners[path]
+
+    def cgroup_now(self, path: str | None) -> CgroupNow | None:
+        if not path or self._hierarchy is None:
+            return None
+        if path not in self._now:
+            from oomkit import cgroups
+
+            try:
+                cg = cgroups.read_memory(self._hierarchy, path)
+            except OSError:  # vanished or unreadable: treat as gone
+                cg = None
+            self._now[path] = None if cg is None else CgroupNow(
+                path=path,
+                limit_kb=cg.limit_bytes // 1024 if cg.limit_bytes is not None else None,
+                usage_kb=cg.usage_bytes // 1024 if cg.usage_bytes is not None else None,
+                version=cg.version,
+            )
+        return self._now[path]
+
+    def report(self, event: OomEvent) -> KillReport:
+        owner = self.owner(event.memcg)
+        task_owner = self.owner(event.task_memcg)
+        now = self.cgroup_now(event.memcg)
+        version = self._hierarchy.version if self._hierarchy is not None else None
+        return KillReport(
+            event=event,
+            explanation=explain(event, owner=owner or task_owner, now=now, cgroup_version=version),
+            owner=owner,
+            task_owner=task_owner,
+            cgroup_now=now,
+        )
 
 
-@functools.lru_cache(maxsize=4)
-def _hierarchy_version(machine: Machine) -> int | None:
-    from oomkit.jobcgroup import find_memory_hierarchy
-
-    h = find_memory_hierarchy(machine.proc_root / "self" / "mountinfo")
-    return h.version if h is not None else None
+def report(event: OomEvent, machine: Machine | None = None) -> KillReport:
+    """Attach owner, current cgroup state and the explanation to one event."""
+    return _Enricher(machine or Machine()).report(event)
 
 
-def report(event: OomEvent, machine: Machine) -> KillReport:
-    """Attach owner, current cgroup state and the explanation to an event."""
-    owner = owner_of(event.memcg)
-    task_owner = owner_of(event.task_memcg)
-    now = _cgroup_now(event.memcg, machine)
-    return KillReport(
-        event=event,
-        explanation=explain(
-            event, owner=owner or task_owner, now=now, cgroup_version=_hierarchy_version(machine)
-        ),
-        owner=owner,
-        task_owner=task_owner,
-        cgroup_now=now,
+def _boot_window(
+    boot: str, booted: datetime
+) -> tuple[datetime | None, datetime | None, str | None]:
+    """The wall-clock span of a boot: this one from the clock, older ones from journald."""
+    if boot.strip() in ("0", "", "-0"):
+        return booted - timedelta(seconds=5), None, None
+    from oomkit.log_sources import list_boots
+
+    for b in list_boots():
+        if str(b.index) == boot.strip() or b.boot_id == boot.strip():
+            return b.first - timedelta(seconds=5), b.last + timedelta(seconds=5), None
+    return None, None, (
+        f"boot {boot} is not in the journal's boot list: only the journal's own entries for"
+        " it are shown"
     )
 
 
@@ -276,31 +310,42 @@ def find_kills(opts: WhyOptions, machine: Machine | None = None) -> WhyResult:
         if e.killer is Killer.KERNEL and e.kind is EventKind.OOM_KILL
         and e.time.wall is not None and e.time.wall >= booted - timedelta(seconds=5)
     )
+    notes: list[str] = []
+    since, until = opts.since, opts.until
+    if opts.boot is not None and not (opts.files or opts.journal_file):
+        first, last, note = _boot_window(opts.boot, booted)
+        if note:
+            notes.append(note)
+            merged = [e for e in merged if e.source.path == "journal"]
+        since = max(since, first) if since and first else (since or first)
+        until = min(until, last) if until and last else (until or last)
     undated = 0
-    if opts.since is not None or opts.until is not None:
+    if since is not None or until is not None:
         kept = []
         for e in merged:
             if e.time.wall is None:
                 undated += 1
                 continue
-            if opts.since is not None and e.time.wall < opts.since:
+            if since is not None and e.time.wall < since:
                 continue
-            if opts.until is not None and e.time.wall > opts.until:
+            if until is not None and e.time.wall > until:
                 continue
             kept.append(e)
         merged = kept
     if opts.target:
         merged = [e for e in merged if _matches(e, opts.target)]
     merged.reverse()
+    enrich = _Enricher(machine)
     return WhyResult(
-        kills=tuple(report(e, machine) for e in merged),
+        kills=tuple(enrich.report(e) for e in merged),
         sources=tuple(reports),
-        since=opts.since,
-        until=opts.until,
+        since=since,
+        until=until,
         vmstat_oom_kill=read_vmstat_oom_kill(machine.proc_root),
         boot_time=booted,
         kernel_kills_this_boot=this_boot,
         undated=undated,
+        notes=tuple(notes),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 
 import click
@@ -47,7 +48,7 @@ def command(
         raise UsageError("--since is after --until; swap them")
     result = find_kills(opts)
     if as_json:
-        click.echo(why_json(result, tz))
+        click.echo(why_json(result, tz, pretty=sys.stdout.isatty()))
         for line in sources_text(result, prefix="oomkit: "):
             click.echo(line, err=True)
         return _status(result, explicit=bool(files or journal_file))

@@ -93,6 +93,13 @@ _RFC3164 = re.compile(
     r"(?:<\d{1,3}>)?([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?"
     r"(?: (\d{4}))?"
 )
+# The whole RFC 3164 prefix in one match, with the printk stamp and caller id
+# that imklog/imkmsg keep inside the message (the common kern.log shape).
+_RFC3164_LINE = re.compile(
+    r"(?:<\d{1,3}>)?(?P<ts>[A-Z][a-z]{2} {1,2}\d{1,2} \d\d:\d\d:\d\d(?:\.\d{1,9})?(?: \d{4})?)"
+    r" (?P<host>\S+) (?P<ident>[^\s:\[]+)(?:\[\d+\])?: ?"
+    r"(?:\[\s*(?P<up>\d+\.\d+)\]\s?)?(?:\[\s*[TC]\d+\]\s?)?"
+)
 _MONO = re.compile(r"\[\s*(\d+\.\d+)\] (\S+) ([^\s:\[]+)(?:\[(\d+)\])?: ?")
 
 
@@ -186,6 +193,40 @@ def _year_for(month: int, day: int, reference: datetime) -> int:
     return year
 
 
+_STAMPS: dict[tuple[str, tzinfo, int | None], datetime | None] = {}
+
+
+def _rfc3164_time(ts: str, local: tzinfo, reference: datetime | None) -> datetime | None:
+    """The datetime of an RFC 3164 stamp; cached, since a storm repeats each second's stamp."""
+    ref_key = reference.year * 10000 + reference.month * 100 + reference.day if reference else None
+    key = (ts, local, ref_key)
+    cached = _STAMPS.get(key, _MISSING)
+    if cached is not _MISSING:
+        return cached  # type: ignore[return-value]
+    m = _RFC3164.match(ts)
+    stamp: datetime | None = None
+    if m:
+        month = month_number(m.group(1)) or 1
+        day = int(m.group(2))
+        ref = reference or datetime.now(local)
+        year = int(m.group(7)) if m.group(7) else _year_for(month, day, ref)
+        frac = (m.group(6) or "0")[:6].ljust(6, "0")
+        try:
+            stamp = datetime(
+                year, month, day, int(m.group(3)), int(m.group(4)),
+                int(m.group(5)), int(frac), tzinfo=local,
+            )
+        except ValueError:
+            stamp = None
+    if len(_STAMPS) > 4096:
+        _STAMPS.clear()
+    _STAMPS[key] = stamp
+    return stamp
+
+
+_MISSING = object()
+
+
 def parse_line(
     line: str,
     *,
@@ -248,28 +289,14 @@ def parse_line(
         if m:  # dmesg -r
             return _dmesg(line[m.end():], line, local)
     if c.isalpha():
-        m = _RFC3164.match(line)
+        m = _RFC3164_LINE.match(line)
         if m:
-            t = _SYSLOG_TAIL.match(line, m.end())
-            if t:
-                month = month_number(m.group(1)) or 1
-                day = int(m.group(2))
-                ref = reference or datetime.now(local)
-                year = int(m.group(7)) if m.group(7) else _year_for(month, day, ref)
-                frac = (m.group(6) or "0")[:6].ljust(6, "0")
-                stamp: datetime | None
-                try:
-                    stamp = datetime(
-                        year, month, day, int(m.group(3)), int(m.group(4)),
-                        int(m.group(5)), int(frac), tzinfo=local,
-                    )
-                except ValueError:
-                    stamp = None
-                text, uptime, _ = _strip_kernel_stamp(line[t.end():])
-                return LogLine(
-                    text=text, uptime_s=uptime, wall=stamp, raw_time=line[: m.end()],
-                    host=t.group(1), ident=t.group(2), wall_kind="log" if stamp else None,
-                )
+            uptime = float(m.group("up")) if m.group("up") else None
+            stamp = _rfc3164_time(m.group("ts"), local, reference)
+            return LogLine(
+                text=line[m.end():], uptime_s=uptime, wall=stamp, raw_time=m.group("ts"),
+                host=m.group("host"), ident=m.group("ident"), wall_kind="log" if stamp else None,
+            )
         m = _DECODED.match(line)
         if m:  # dmesg -x
             return _dmesg(line[m.end():], line, local)

@@ -1,0 +1,245 @@
+"""Who dies next: the query behind `oomkit top` (and, later, the web UI and metrics).
+
+``top_by_oom_score()`` reads every process once (procfs.scan_processes), ranks
+them with the kernel's badness (scoring.rank) over the system's totalpages, and
+ranks each process again inside the memory cgroup whose limit would kill it
+(``cgroups.oom_totalpages``). ``to_json()`` is the documented ``--json`` shape
+(docs/top.md). Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from oomkit import cgroups, procfs, scoring
+from oomkit.errors import UsageError
+from oomkit.models import CgroupMemory, CgroupRank, Owner, ProcessSnapshot, RankedProcess
+from oomkit.owner import owner_of
+
+
+@dataclass(frozen=True, slots=True)
+class TopResult:
+    """A ranking: ``processes`` in kill order for ``scope`` ("system" or a cgroup path)."""
+
+    processes: tuple[RankedProcess, ...]
+    scope: str
+    totalpages: int  # what the ranking used: RAM + swap, or the cgroup's mem_cgroup_get_max()
+    system_totalpages: int  # what /proc/PID/oom_score uses
+    page_size: int
+    era: scoring.Era
+    cgroup: CgroupMemory | None
+    taken_at: float  # time.monotonic() of the read, for growth rates
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Machine:
+    """Where to read from (fake trees in tests)."""
+
+    proc_root: Path = procfs.PROC
+    cgroup_root: Path = cgroups.CGROUP_ROOT
+    release: str | None = None  # uname -r; None = this kernel
+    page_size: int = procfs.PAGE_SIZE
+
+
+def _era(machine: Machine) -> scoring.Era:
+    return scoring.era_for(machine.release or os.uname().release)
+
+
+def _domains(
+    limited: Sequence[CgroupMemory], processes: Sequence[ProcessSnapshot], swap_pages: int,
+    vm_swappiness: int, machine: Machine, era: scoring.Era,
+) -> dict[int, CgroupRank]:
+    """pid -> its rank inside the nearest ancestor cgroup that has a limit."""
+    by_path = {cg.path: cg for cg in limited}
+    members: dict[str, list[ProcessSnapshot]] = {}
+    for p in processes:
+        for path in reversed(cgroups.ancestry(p.cgroup or "/")):
+            if path in by_path:
+                members.setdefault(path, []).append(p)
+                break
+    out: dict[int, CgroupRank] = {}
+    for path, procs in members.items():
+        cg = by_path[path]
+        tp = cgroups.oom_totalpages(cg, swap_pages, vm_swappiness, machine.page_size)
+        # every process in the subtree competes, not only those whose nearest limit this is
+        inside = [p for p in processes if p.cgroup and _within(p.cgroup, path)]
+        ranked = scoring.rank(inside, tp, era=era, page_size=machine.page_size)
+        eligible = sum(1 for r in ranked if r.rank is not None)
+        mine = {p.pid for p in procs}
+        for r in ranked:
+            if r.rank is not None and r.process.pid in mine:
+                out[r.process.pid] = CgroupRank(path, tp, r.rank, eligible, r.score)
+    return out
+
+
+def _within(path: str, ancestor: str) -> bool:
+    a = ancestor.rstrip("/")
+    return not a or path == a or path.startswith(a + "/")
+
+
+def _growth(now: Sequence[RankedProcess], before: TopResult | None, t: float) -> list[RankedProcess]:
+    if before is None or t <= before.taken_at:
+        return list(now)
+    old = {r.process.pid: r.process for r in before.processes}
+    dt = t - before.taken_at
+    out = []
+    for r in now:
+        prev = old.get(r.process.pid)
+        if prev is not None and prev.name == r.process.name:
+            delta = (r.process.rss_kb + r.process.swap_kb) - (prev.rss_kb + prev.swap_kb)
+            r = replace(r, growth_kb_s=delta / dt)
+        out.append(r)
+    return out
+
+
+def take(
+    *, cgroup: str | None = None, with_cmdline: bool = False, machine: Machine | None = None,
+    previous: TopResult | None = None, clock: Callable[[], float] = time.monotonic,
+) -> TopResult:
+    """One ranking now; growth rates are computed against ``previous`` when given."""
+    m = machine or Machine()
+    era = _era(m)
+    meminfo = procfs.read_meminfo(m.proc_root)
+    swap_pages = meminfo.get("SwapTotal", 0) * 1024 // m.page_size
+    system_tp = scoring.global_totalpages(meminfo["MemTotal"], meminfo.get("SwapTotal", 0),
+                                          m.page_size)
+    vm_swappiness = int(procfs.read_sysctl("vm.swappiness", m.proc_root) or 60)
+    h = cgroups.find_display(m.proc_root, m.cgroup_root)
+    memory = h if h is not None and h.has_memory else None
+    notes: list[str] = []
+    scope_cg: CgroupMemory | None = None
+    pids = None
+    if cgroup is not None:
+        if memory is None:
+            raise UsageError("--cgroup needs the memory controller, and none is mounted here")
+        scope_cg = cgroups.read_memory(memory, cgroup, m.page_size)
+        if scope_cg is None:
+            raise UsageError(f"--cgroup {cgroup}: no such memory cgroup under {memory.mount}")
+    by_pid = cgroups.pids_by_cgroup(h, under=cgroup) if h is not None else {}
+    if cgroup is not None:
+        pids = list(by_pid)
+    t = clock()
+    procs = procfs.scan_processes(
+        m.proc_root, pids=pids, cgroups=by_pid,
+        cgroup_from_file=(lambda lines: cgroups.path_of(h, lines)) if h is not None else None,
+        with_cmdline=with_cmdline,
+    )
+    totalpages = system_tp
+    if scope_cg is not None:
+        domain = scope_cg
+        if scope_cg.limit_bytes is None:
+            chain = [c for c in cgroups.chain(memory, scope_cg.path, m.page_size)  # type: ignore[arg-type]
+                     if c.limit_bytes is not None]
+            domain = chain[-1] if chain else scope_cg
+            notes.append(f"{scope_cg.path} has no memory limit of its own; "
+                         + (f"ranked with the limit of {domain.path}, which would OOM first"
+                            if chain else "a cgroup OOM cannot start there; ranked with RAM + swap"))
+        if domain.limit_bytes is not None:
+            totalpages = cgroups.oom_totalpages(domain, swap_pages, vm_swappiness, m.page_size)
+    ranked = scoring.rank(procs, totalpages, era=era, page_size=m.page_size)
+    if totalpages != system_tp:  # the score column stays on the /proc/PID/oom_score scale
+        ranked = [replace(r, score=scoring.oom_score(
+            scoring.badness(r.process, system_tp, era=era, page_size=m.page_size), system_tp, era))
+            for r in ranked]
+    elif memory is not None:
+        limited = cgroups.limited(memory, m.page_size)
+        if limited:
+            ranks = _domains(limited, procs, swap_pages, vm_swappiness, m, era)
+            ranked = [replace(r, memcg=ranks[r.process.pid]) if r.process.pid in ranks else r
+                      for r in ranked]
+    return TopResult(
+        processes=tuple(_growth(ranked, previous, t)), scope=cgroup or "system",
+        totalpages=totalpages, system_totalpages=system_tp, page_size=m.page_size, era=era,
+        cgroup=scope_cg, taken_at=t, notes=tuple(notes),
+    )
+
+
+def top_by_oom_score(
+    *, cgroup: str | None = None, with_cmdline: bool = False, interval: float | None = None,
+    machine: Machine | None = None, sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> TopResult:
+    """The ranking now; with ``interval`` seconds, sampled twice so growth rates are known."""
+    first = None
+    if interval:
+        first = take(cgroup=cgroup, machine=machine, clock=clock)
+        sleep(interval)
+    return take(cgroup=cgroup, with_cmdline=with_cmdline, machine=machine, previous=first,
+                clock=clock)
+
+
+_users: dict[int, str] = {}
+_owners: dict[str | None, Owner | None] = {}
+
+
+def user_name(uid: int) -> str:
+    """The login name of ``uid`` (cached), or the number when it has none."""
+    name = _users.get(uid)
+    if name is None:
+        try:
+            name = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            name = str(uid)
+        _users[uid] = name
+    return name
+
+
+def owner(path: str | None) -> Owner | None:
+    """owner_of(), cached per cgroup path."""
+    if path not in _owners:
+        _owners[path] = owner_of(path)
+    return _owners[path]
+
+
+def _owner_json(o: Owner | None) -> dict[str, Any] | None:
+    if o is None:
+        return None
+    return {k: v for k, v in (("kind", o.kind), ("name", o.name), ("unit", o.unit),
+                              ("container_id", o.container_id), ("pod_uid", o.pod_uid))
+            if v is not None}
+
+
+def process_json(r: RankedProcess) -> dict[str, Any]:
+    """One entry of ``processes`` in `top --json` (docs/top.md)."""
+    p = r.process
+    d: dict[str, Any] = {
+        "pid": p.pid, "name": p.name, "user": user_name(p.uid), "uid": p.uid,
+        "score": r.score, "badness": r.badness, "rank": r.rank,
+        "oom_score_adj": p.oom_score_adj,
+        "anon_rss_kb": p.anon_rss_kb, "file_rss_kb": p.file_rss_kb,
+        "shmem_rss_kb": p.shmem_rss_kb, "swap_kb": p.swap_kb, "pgtables_kb": p.pgtables_kb,
+        "cgroup": p.cgroup, "owner": _owner_json(owner(p.cgroup)),
+        "protected": r.protected, "never_kill": r.never_kill,
+        "protected_but_huge": r.huge_protected,
+        "cgroup_rank": None, "growth_kb_s": None if r.growth_kb_s is None
+        else round(r.growth_kb_s, 1),
+    }
+    if r.memcg is not None:
+        c = r.memcg
+        d["cgroup_rank"] = {"cgroup": c.path, "totalpages": c.totalpages, "rank": c.rank,
+                            "of": c.of, "score": c.score}
+    if p.cmdline is not None:
+        d["cmdline"] = p.cmdline
+    return d
+
+
+def to_json(result: TopResult) -> dict[str, Any]:
+    """The `top --json` document: ``processes`` in kill order, first = next victim."""
+    cg = result.cgroup
+    return {
+        "scope": result.scope,
+        "totalpages": result.totalpages,
+        "system_totalpages": result.system_totalpages,
+        "page_size": result.page_size,
+        "kernel_era": result.era.value,
+        "cgroup_limit_bytes": cg.limit_bytes if cg is not None else None,
+        "notes": list(result.notes),
+        "processes": [process_json(r) for r in result.processes],
+    }
