@@ -206,7 +206,7 @@ def list_boots() -> list[Boot]:
     if exe is None:
         return []
     try:
-        proc = subprocess.run(  # noqa: S603
+        proc = subprocess.run(
             [exe, "--list-boots", "-o", "json", "--no-pager", "-q"],
             capture_output=True, timeout=30, check=False,
         )

@@ -16,7 +16,13 @@ from pathlib import Path
 from oomkit.errors import SourceUnavailable
 from oomkit.explain import Explanation, explain
 from oomkit.kernel_log import parse_stream
-from oomkit.log_sources import Source, default_sources, file_source, mtime, open_source
+from oomkit.log_sources import (
+    Source,
+    default_sources,
+    file_source,
+    mtime,
+    open_source,
+)
 from oomkit.models import CgroupNow, EventKind, EventTime, Killer, OomEvent, Owner
 from oomkit.owner import owner_of
 from oomkit.timeconv import boot_offset, local_tz

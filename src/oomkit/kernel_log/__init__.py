@@ -8,13 +8,13 @@ assembler on them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone, tzinfo
 from typing import IO
 
 from oomkit.kernel_log.assemble import Assembler, assemble
 from oomkit.kernel_log.prefix import parse_line
-from oomkit.kernel_log.scan import select_lines
+from oomkit.kernel_log.scan import LineSelector
 from oomkit.models import LogLine, OomEvent, SourceRef
 
 __all__ = ["Assembler", "parse_lines", "parse_stream", "parse_text"]
@@ -55,6 +55,21 @@ def parse_text(
     return list(parse_lines(numbered, path, local=local, reference=reference))
 
 
+def feed_selected(
+    asm: Assembler,
+    selected: Iterable[tuple[int, int, bytes]],
+    path: str,
+    *,
+    local: tzinfo,
+    reference: datetime | None,
+) -> Iterator[OomEvent]:
+    """Decode and feed selected ``(line, offset, bytes)`` triples; yield finished events."""
+    for number, _offset, raw in selected:
+        line = parse_line(decode(raw), local=local, reference=reference)
+        if line is not None:
+            yield from asm.feed(line, SourceRef(path, number))
+
+
 def parse_stream(
     stream: IO[bytes],
     path: str,
@@ -69,11 +84,9 @@ def parse_stream(
     so far are yielded before the error is raised.
     """
     asm = Assembler()
+    selected = LineSelector(stream, use_hyperscan=use_hyperscan)
     try:
-        for number, raw in select_lines(stream, use_hyperscan=use_hyperscan):
-            line = parse_line(decode(raw), local=local, reference=reference)
-            if line is not None:
-                yield from asm.feed(line, SourceRef(path, number))
+        yield from feed_selected(asm, selected, path, local=local, reference=reference)
     except BaseException:
         yield from asm.close()
         raise

@@ -327,7 +327,7 @@ class Assembler:
             rep.header = rec
             return
         if isinstance(rec, r.Suppressed):
-            self._suppressed = rec.count
+            self._suppressed = rec.n
             return
         if isinstance(rec, r.Reaped):
             self._reaped(rec.victim)

@@ -10,7 +10,7 @@ timestamp in front of it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from oomkit.models import MemcgCounters, Victim
 
@@ -81,8 +81,7 @@ _SWAP = re.compile(r"(?P<what>Total|Free) swap\s*=\s*(?P<kb>\d+)kB")
 UNLIMITED_KB = 1 << 50
 
 
-@dataclass(frozen=True, slots=True)
-class Header:
+class Header(NamedTuple):
     comm: str
     gfp_mask: str
     gfp_flags: str | None
@@ -91,42 +90,35 @@ class Header:
     oom_score_adj: int
 
 
-@dataclass(frozen=True, slots=True)
-class CpuLine:
+class CpuLine(NamedTuple):
     pid: int
     comm: str
 
 
-@dataclass(frozen=True, slots=True)
-class Counter:
+class Counter(NamedTuple):
     kind: str
     counters: MemcgCounters
 
 
-@dataclass(frozen=True, slots=True)
-class StatsFor:
+class StatsFor(NamedTuple):
     path: str
 
 
-@dataclass(frozen=True, slots=True)
-class TaskIn:
+class TaskIn(NamedTuple):
     task_memcg: str | None
     memcg: str
 
 
-@dataclass(frozen=True, slots=True)
-class TableHeader:
+class TableHeader(NamedTuple):
     columns: tuple[str, ...]  # the numeric columns after "[ pid ]", uid, tgid excluded
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
     pid: int
     rest: str  # numbers and name, split once the header's columns are known
 
 
-@dataclass(frozen=True, slots=True)
-class Summary:
+class Summary(NamedTuple):
     constraint: str
     nodemask: str | None
     cpuset: str | None
@@ -139,60 +131,50 @@ class Summary:
     uid: int
 
 
-@dataclass(frozen=True, slots=True)
-class Killed:
+class Killed(NamedTuple):
     message: str | None
     victim: Victim
     has_numbers: bool
 
 
-@dataclass(frozen=True, slots=True)
-class KillScore:
+class KillScore(NamedTuple):
     message: str | None
     pid: int
     name: str
     score: int
 
 
-@dataclass(frozen=True, slots=True)
-class Sharing:
+class Sharing(NamedTuple):
     pid: int
     name: str
 
 
-@dataclass(frozen=True, slots=True)
-class Reaped:
+class Reaped(NamedTuple):
     victim: Victim
 
 
-@dataclass(frozen=True, slots=True)
-class Group:
+class Group(NamedTuple):
     path: str
 
 
-@dataclass(frozen=True, slots=True)
-class Suppressed:
-    count: int
+class Suppressed(NamedTuple):
+    n: int
 
 
-@dataclass(frozen=True, slots=True)
-class NoKillable:
+class NoKillable(NamedTuple):
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class Panic:
+class Panic(NamedTuple):
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class Exiting:
+class Exiting(NamedTuple):
     pid: int
     name: str
 
 
-@dataclass(frozen=True, slots=True)
-class MemInfo:
+class MemInfo(NamedTuple):
     what: str  # "RAM", "reserved", "Total swap", "Free swap"
     value: int  # pages for RAM/reserved, kB for swap
 

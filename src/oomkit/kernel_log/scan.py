@@ -123,54 +123,82 @@ def _lines_at(buf: bytearray, end: int, hits: list[int]) -> list[tuple[int, int]
     return spans
 
 
+class LineSelector:
+    """Iterate ``(line_number, byte_offset, line_bytes)`` over the lines a report may need.
+
+    Line numbers are 1-based and byte offsets count from the start of the
+    stream, plus ``first_line - 1`` and ``first_offset`` when the stream was
+    opened in the middle of a file. After iteration, ``lines`` holds how many
+    lines were read. The stream is read in ``chunk``-sized pieces into one
+    reused buffer; peak memory is about two chunks whatever the input size.
+    """
+
+    def __init__(
+        self, stream: IO[bytes], *, use_hyperscan: bool = True, chunk: int = CHUNK,
+        first_line: int = 1, first_offset: int = 0,
+    ) -> None:
+        self._stream = stream
+        self._scan = scanner(use_hyperscan)
+        self._chunk = chunk
+        self.lines = 0
+        self._first_line = first_line
+        self._first_offset = first_offset
+
+    def __iter__(self) -> Iterator[tuple[int, int, bytes]]:
+        chunk = self._chunk
+        scan = self._scan
+        stream = self._stream
+        buf = bytearray(chunk + MAX_LINE)
+        view = memoryview(buf)
+        carry = 0
+        lineno = self._first_line  # number of the line at buf[0]
+        base = self._first_offset  # stream offset of buf[0]
+        readinto = getattr(stream, "readinto", None)
+        while True:
+            if readinto is not None:
+                n = readinto(view[carry : carry + chunk])
+            else:
+                data = stream.read(chunk)
+                n = len(data)
+                buf[carry : carry + n] = data
+            n = n or 0
+            end = carry + n
+            final = n == 0
+            if final:
+                if carry == 0:
+                    break
+                cut = end  # the last line has no newline
+            else:
+                cut = buf.rfind(b"\n", 0, end) + 1
+                if cut == 0:
+                    if end < MAX_LINE:
+                        carry = end
+                        continue
+                    cut = end  # a line longer than MAX_LINE: cut it here
+            hits = scan(view, cut) if cut else []
+            if hits:
+                pos = 0
+                for start, stop in _lines_at(buf, cut, hits):
+                    lineno += buf.count(b"\n", pos, start)
+                    yield lineno, base + start, bytes(view[start:stop])
+                    pos = start
+                lineno += buf.count(b"\n", pos, cut)
+            else:
+                lineno += buf.count(b"\n", 0, cut)
+            if final:
+                if buf[cut - 1 : cut] != b"\n":
+                    lineno += 1  # count the unterminated last line
+                break
+            rest = end - cut
+            buf[0:rest] = bytes(view[cut:end])
+            base += cut
+            carry = rest
+        self.lines = lineno - self._first_line
+
+
 def select_lines(
     stream: IO[bytes], *, use_hyperscan: bool = True, chunk: int = CHUNK
 ) -> Iterator[tuple[int, bytes]]:
-    """Yield ``(line_number, line_bytes)`` for the lines a report may need.
-
-    Line numbers are 1-based. The stream is read in ``chunk``-sized pieces
-    into one reused buffer; peak memory is about two chunks whatever the input
-    size.
-    """
-    scan = scanner(use_hyperscan)
-    buf = bytearray(chunk + MAX_LINE)
-    view = memoryview(buf)
-    carry = 0
-    lineno = 1  # number of the line at buf[0]
-    readinto = getattr(stream, "readinto", None)
-    while True:
-        if readinto is not None:
-            n = readinto(view[carry : carry + chunk])
-        else:
-            data = stream.read(chunk)
-            n = len(data)
-            buf[carry : carry + n] = data
-        n = n or 0
-        end = carry + n
-        final = n == 0
-        if final:
-            if carry == 0:
-                return
-            cut = end  # the last line has no newline
-        else:
-            cut = buf.rfind(b"\n", 0, end) + 1
-            if cut == 0:
-                if end < MAX_LINE:
-                    carry = end
-                    continue
-                cut = end  # a line longer than MAX_LINE: cut it here
-        hits = scan(view, cut) if cut else []
-        if hits:
-            pos = 0
-            for start, stop in _lines_at(buf, cut, hits):
-                lineno += buf.count(b"\n", pos, start)
-                yield lineno, bytes(view[start:stop])
-                pos = start
-            lineno += buf.count(b"\n", pos, cut)
-        else:
-            lineno += buf.count(b"\n", 0, cut)
-        if final:
-            return
-        rest = end - cut
-        buf[0:rest] = bytes(view[cut:end])
-        carry = rest
+    """Yield ``(line_number, line_bytes)`` for the lines a report may need (1-based)."""
+    for number, _offset, raw in LineSelector(stream, use_hyperscan=use_hyperscan, chunk=chunk):
+        yield number, raw
