@@ -5,7 +5,11 @@ alloc.py [--comm NAME] [--adj N] [--anon MiB] [--step MiB] [--shm MiB] [--file P
          [--sleep S]
 Sets comm via prctl(PR_SET_NAME), writes oom_score_adj, then touches memory.
 """
-import argparse, ctypes, mmap, os, time
+import argparse
+import ctypes
+import mmap
+import os
+import time
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--comm")

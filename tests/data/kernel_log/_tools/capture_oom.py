@@ -18,7 +18,12 @@ What it does, in order:
   8. waits for the cgroup to be empty and rmdirs it.
 Outputs go to --outdir as NAME.<fmt>.out; naming/README is done by hand afterwards.
 """
-import argparse, errno, os, subprocess, sys, time
+import argparse
+import errno
+import os
+import subprocess
+import sys
+import time
 
 CGROOT = "/sys/fs/cgroup/memory"
 DMESG = {

@@ -7,7 +7,9 @@ only member is a non-leader thread has nothing it can kill.  The thread then
 charges kernel memory (pipe buffers, __GFP_ACCOUNT) to that memcg until the
 charge fails.  Needs $CG (the memcg directory).
 """
-import errno, fcntl, os, threading
+import fcntl
+import os
+import threading
 
 CG = os.environ["CG"]
 F_SETPIPE_SZ = 1031

@@ -8,7 +8,11 @@ writer thread is stuck, so after OOM_REAPER_DELAY the oom_reaper kthread reaps
 the address space and logs "oom_reaper: reaped process ...".
 usage: reaper_victim.py FILE_ON_FROZEN_FS ANON_MIB
 """
-import ctypes, os, sys, threading, time
+import ctypes
+import os
+import sys
+import threading
+import time
 
 path, mib = sys.argv[1], int(sys.argv[2])
 ctypes.CDLL(None).prctl(15, b"stuck-writer", 0, 0, 0)
