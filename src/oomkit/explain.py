@@ -41,6 +41,8 @@ def _who(event: OomEvent) -> str:
     v = event.victim
     if v is None:
         return "a process"
+    if v.pid is None and v.name is None:
+        return "a process (the log does not name it)"
     name = v.name or "?"
     return f"{name} (pid {v.pid})" if v.pid is not None else name
 
@@ -178,16 +180,24 @@ def explain(
     if event.kind is EventKind.USERSPACE_KILL:
         return _userspace(event, who, owner)
     if event.kind is EventKind.PANIC:
-        verdict = (
-            "The machine was out of memory and the kernel panicked instead of killing a process"
-            " (vm.panic_on_oom is set"
-            + (": " + event.panic_message if event.panic_message else "")
-            + ")."
-        )
-        remedies.append(
-            "If a panic is not wanted, set `sysctl vm.panic_on_oom=0` (1 panics only on"
-            " whole-machine OOMs, 2 on every OOM including cgroup limits)."
-        )
+        msg = event.panic_message or ""
+        if "no killable" in msg or "deadlocked" in msg:
+            verdict = (
+                "The machine ran out of memory, found no process it was allowed to kill (every"
+                " candidate had oom_score_adj -1000 or was a kernel thread), and the kernel"
+                f" panicked: {msg}"
+            )
+            remedies.append("Leave killable processes: do not set oom_score_adj -1000 on everything.")
+        else:
+            verdict = (
+                "The machine ran out of memory and the kernel panicked instead of killing a"
+                " process, because vm.panic_on_oom is set" + (f" ({msg})" if msg else "") + "."
+            )
+            remedies.append(
+                "If a panic is not wanted, set `sysctl vm.panic_on_oom=0` (1 panics only on"
+                " whole-machine OOMs, 2 on every OOM including cgroup limits)."
+            )
+        details.extend(f"Not in the log: {m}." for m in event.missing)
         return Explanation("kernel panic on out-of-memory", verdict, tuple(details), tuple(remedies))
     if event.kind is EventKind.NO_VICTIM:
         where = f"the cgroup {event.memcg}" if event.memcg else "the machine"
@@ -202,9 +212,9 @@ def explain(
     if event.global_oom is False:
         limit = event.memory.limit_kb if event.memory else None
         usage = event.memory.usage_kb if event.memory else None
-        where = event.memcg or "a memory cgroup"
+        where = f"the memory cgroup {event.memcg}" if event.memcg else "a memory cgroup"
         verdict = (
-            f"The kernel OOM killer killed {who} because the memory cgroup {where}"
+            f"The kernel OOM killer killed {who} because {where}"
             f"{_owner_words(owner)} reached its limit"
             + (f" of {human_kb(limit)}" if limit is not None else "")
             + (f" (usage {human_kb(usage)})" if usage is not None else "")
@@ -223,7 +233,7 @@ def explain(
                     f"The cgroup still exists with the same limit ({human_kb(now.limit_kb)}):"
                     " it will happen again if the job needs as much."
                 )
-        headline = f"cgroup limit hit: {where}"
+        headline = f"cgroup limit hit: {event.memcg or 'a memory cgroup'}"
         remedies.append(_limit_remedy(event, owner, now, cgroup_version))
     elif event.global_oom:
         verdict = (
@@ -254,8 +264,11 @@ def explain(
         )
         remedies.append("Add RAM, or run fewer memory-hungry jobs at once.")
     else:
-        verdict = f"The kernel OOM killer killed {who}."
-        headline = "killed by the OOM killer"
+        verdict = (
+            f"The kernel OOM killer killed {who}." if event.victim is not None else
+            "The kernel OOM killer was invoked; the log is cut before it names a victim."
+        )
+        headline = "killed by the OOM killer" if event.victim is not None else "OOM killer invoked"
         if event.missing:
             details.append(
                 "This log does not say whether a cgroup limit or the whole machine ran out"

@@ -165,7 +165,9 @@ def table(result: WhyResult, tz: tzinfo | None, limit: int | None) -> list[str]:
     for k in shown:
         e = k.event
         v = e.victim
-        victim = f"{v.name} ({v.pid})" if v is not None else "-"
+        victim = "-" if v is None else (
+            f"{v.name or '?'} ({v.pid})" if v.pid is not None else (v.name or "?")
+        )
         flag = "" if e.complete else "partial"
         rows.append((_when(k, tz), e.killer.value, victim, _rss(e), _where(k), flag))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -215,10 +217,10 @@ def no_kills_text(result: WhyResult, tz: tzinfo | None) -> list[str]:
     counter = result.vmstat_oom_kill
     if counter is not None:
         lines.append(
-            f"The kernel's own counter (/proc/vmstat oom_kill) shows {plural(counter, 'kill')}"
+            f"This machine's kernel counter (/proc/vmstat oom_kill) shows {plural(counter, 'kill')}"
             " since boot."
         )
-        if counter > result.kernel_kills_this_boot:
+        if result.machine_logs and counter > result.kernel_kills_this_boot:
             missing = counter - result.kernel_kills_this_boot
             lines.append(
                 f"{plural(missing, 'kill')} left no line in the logs read: the kernel ring buffer"

@@ -86,6 +86,7 @@ class WhyResult:
     boot_time: datetime | None
     kernel_kills_this_boot: int  # kernel kills found in the logs since boot
     undated: int = 0  # events left out of a --since/--until window for lack of a wall time
+    machine_logs: bool = True  # the logs of this machine were searched (not just --file)
     notes: tuple[str, ...] = field(default=())
 
 
@@ -352,6 +353,7 @@ def find_kills(opts: WhyOptions, machine: Machine | None = None) -> WhyResult:
         kernel_kills_this_boot=this_boot,
         undated=undated,
         notes=tuple(notes),
+        machine_logs=not (opts.files or opts.journal_file),
     )
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from oomkit.kernel_log import records as r
-from oomkit.kernel_log.userspace import may_be_userspace, userspace_event
+from oomkit.kernel_log.userspace import UserspaceTracker, may_be_userspace
 from oomkit.models import (
     EventKind,
     EventTime,
@@ -131,6 +131,17 @@ def _page_size_kb(victim: Victim, rows: list[TaskRow]) -> int | None:
     return None
 
 
+def _distinct(extra: list[Victim], victim: Victim | None) -> tuple[Victim, ...]:
+    """Group members once each, without the victim (oom.group logs repeat them)."""
+    seen = {victim.pid} if victim is not None else set()
+    out = []
+    for v in extra:
+        if v.pid not in seen:
+            seen.add(v.pid)
+            out.append(v)
+    return tuple(out)
+
+
 def _finish(rep: _Report) -> OomEvent:
     missing: list[str] = []
     notes: list[str] = []
@@ -142,7 +153,10 @@ def _finish(rep: _Report) -> OomEvent:
         if summary is not None and victim.uid is None and summary.pid == victim.pid:
             victim = replace(victim, uid=summary.uid)
         if not killed.has_numbers:
-            missing.append("victim memory numbers (this kernel's victim line has none)")
+            missing.append(
+                "victim memory numbers (not on the victim line: a kernel before 2.6.3x, or the"
+                " line was cut or wrapped)"
+            )
     elif summary is not None:
         victim = Victim(pid=summary.pid, name=summary.task, uid=summary.uid)
     elif rep.score is not None:
@@ -180,15 +194,15 @@ def _finish(rep: _Report) -> OomEvent:
                 )
                 break
     if rep.header is None:
-        if rep.kind is EventKind.OOM_KILL and rep.suppressed is None:
+        if rep.suppressed is None:
             missing.append(
                 "report header (ratelimited by the kernel, or before the start of this log)"
             )
-        elif rep.kind is EventKind.OOM_KILL:
+        else:
             missing.append("report header (ratelimited by the kernel)")
     if rep.kind is EventKind.OOM_KILL and killed is None:
         missing.append("victim line (log ends or was cut before the kill was printed)")
-    if rep.columns is not None and not rep.rows:
+    if rep.columns is not None and not rep.rows and rep.kind is EventKind.OOM_KILL:
         missing.append("task table rows")
     if rep.bad_rows:
         notes.append(f"{rep.bad_rows} task table row(s) could not be read and were skipped")
@@ -227,8 +241,12 @@ def _finish(rep: _Report) -> OomEvent:
         message = rep.score.message
     if global_oom is None and (
         (message and message.startswith("Memory cgroup")) or "memory" in rep.counters
+        or rep.task_in is not None
     ):
         global_oom = False
+    if global_oom is None and "Mem-Info" in rep.meminfo and rep.stats_for is None:
+        # show_mem() runs only for OOMs outside a memory cgroup (dump_header()).
+        global_oom = True
     if global_oom is False and "memory" not in rep.counters and rep.header is not None:
         missing.append("memory cgroup usage and limit lines")
     time_line = rep.killed_line or rep.first_line
@@ -249,7 +267,7 @@ def _finish(rep: _Report) -> OomEvent:
         memsw=rep.counters.get("memory+swap"),
         kmem=rep.counters.get("kmem"),
         tasks=tuple(rep.rows),
-        extra_victims=tuple(rep.extra),
+        extra_victims=_distinct(rep.extra, victim),
         oom_group=rep.group,
         ram_pages=rep.meminfo.get("RAM"),
         reserved_pages=rep.meminfo.get("reserved"),
@@ -276,6 +294,26 @@ class Assembler:
         self._open: _Report | None = None
         self._pending: deque[list[object]] = deque()  # [event, records_left]
         self._suppressed: int | None = None
+        self._user = UserspaceTracker()
+
+    def _repeated(self, event: OomEvent) -> bool:
+        """Fold another signal to the same victim into the pending kill; False if none."""
+        for item in reversed(self._pending):
+            kept = item[0]
+            assert isinstance(kept, OomEvent)
+            if (
+                kept.killer is event.killer and kept.victim is not None
+                and event.victim is not None and kept.victim.pid == event.victim.pid
+            ):
+                notes = kept.notes
+                tries = 2
+                if notes and notes[0].startswith("signalled "):
+                    tries = int(notes[0].split()[1]) + 1
+                    notes = notes[1:]
+                note = f"signalled {tries} times; last: {event.reason}"
+                item[0] = replace(kept, notes=(note, *notes))
+                return True
+        return False
 
     def _close(self) -> None:
         if self._open is not None:
@@ -308,14 +346,15 @@ class Assembler:
     def feed(self, line: LogLine, ref: SourceRef) -> list[OomEvent]:
         """Consume one decoded line; return the events it completed (usually none)."""
         if may_be_userspace(line):
-            user = userspace_event(line, ref)
+            user, repeat = self._user.feed(line, ref)
             if user is not None:
-                self._pending.append([user, 0])
+                if not (repeat and self._repeated(user)):
+                    self._pending.append([user, _REAPER_WINDOW])
                 return list(self._drain(False))
         rec = r.classify(line.text)
         if rec is None:
-            if self._pending:
-                return list(self._drain(False))
+            # Only records count towards the reaper window, so the result does not
+            # depend on how much noise was filtered out before the assembler.
             return []
         self._apply(rec, line, ref)
         return list(self._drain(False))
@@ -356,6 +395,7 @@ class Assembler:
                 rep = self._start(line, ref)
             rep.kind = EventKind.PANIC
             rep.panic = rec.message
+            rep.killed_line = line  # the event happened when the kernel panicked
             self._close()
             return
         if isinstance(rec, r.NoKillable):
@@ -372,7 +412,11 @@ class Assembler:
         # The rest only make sense inside a report; a summary or kill-score line
         # without a header opens one (the header was cut off or ratelimited).
         if rep is None or rep.killed is not None:
-            if not isinstance(rec, (r.Summary, r.KillScore, r.TaskIn)):
+            # A report whose header was cut off or ratelimited: these lines are only
+            # printed inside one, so they open it.
+            if not isinstance(
+                rec, (r.Summary, r.KillScore, r.TaskIn, r.Counter, r.StatsFor, r.TableHeader)
+            ):
                 return
             rep = self._start(line, ref)
         if isinstance(rec, r.CpuLine):
@@ -400,6 +444,10 @@ class Assembler:
             rep.score = rec
         elif isinstance(rec, r.MemInfo):
             rep.meminfo.setdefault(rec.what, rec.value)
+
+    def flush(self) -> list[OomEvent]:
+        """Emit finished events now (a live reader calls this when the log goes quiet)."""
+        return list(self._drain(True))
 
     def close(self) -> list[OomEvent]:
         """End of input: finish the open report and flush everything."""

@@ -87,7 +87,11 @@ _ISO = (
     r"(Z|[+-]\d\d:?\d\d)?"
 )
 _ISO_RE = re.compile(_ISO)
-_SYSLOG_TAIL = re.compile(r" (\S+) ([^\s:\[]+)(?:\[(\d+)\])?: ?")
+# " host ident[pid]: ", host optional (journalctl prints none for some setups).
+# Without a host, only "ident[pid]:" is taken as an ident: "CPU: 0 ..." is a message.
+_SYSLOG_TAIL = re.compile(
+    r" (?:([^\s:\[\]]+) ([^\s:\[]+)(?:\[(\d+)\])?|()([^\s:\[]+)\[(\d+)\]): ?"
+)
 _RFC5424 = re.compile(r"<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) (-|(?:\[.*?\])+) ?")
 _RFC3164 = re.compile(
     r"(?:<\d{1,3}>)?([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?"
@@ -97,10 +101,13 @@ _RFC3164 = re.compile(
 # that imklog/imkmsg keep inside the message (the common kern.log shape).
 _RFC3164_LINE = re.compile(
     r"(?:<\d{1,3}>)?(?P<ts>[A-Z][a-z]{2} {1,2}\d{1,2} \d\d:\d\d:\d\d(?:\.\d{1,9})?(?: \d{4})?)"
-    r" (?P<host>\S+) (?P<ident>[^\s:\[]+)(?:\[\d+\])?: ?"
+    r"(?: (?P<host>[^\s:\[\]]+) (?P<ident>[^\s:\[]+)(?:\[\d+\])?"
+    r"| (?P<ident2>[^\s:\[]+)\[\d+\]|): ?"
     r"(?:\[\s*(?P<up>\d+\.\d+)\]\s?)?(?:\[\s*[TC]\d+\]\s?)?"
 )
-_MONO = re.compile(r"\[\s*(\d+\.\d+)\] (\S+) ([^\s:\[]+)(?:\[(\d+)\])?: ?")
+_MONO = re.compile(
+    r"\[\s*(\d+\.\d+)\] (?:([^\s:\[\]]+) ([^\s:\[]+)(?:\[(\d+)\])?|()([^\s:\[]+)\[(\d+)\]): ?"
+)
 
 
 def _tz(text: str | None) -> tzinfo | None:
@@ -242,6 +249,8 @@ def parse_line(
     line = line.rstrip("\r\n")
     if not line:
         return None
+    if line[0] in " \t" and "=" not in line:
+        line = line.lstrip(" \t") or line  # indented paste; kmsg continuations keep "KEY="
     c = line[0]
     if c == "{":
         parsed = _json_line(line)
@@ -265,7 +274,7 @@ def parse_line(
                 text, uptime, _ = _strip_kernel_stamp(rest[t.end():])
                 return LogLine(
                     text=text, uptime_s=uptime, wall=wall, raw_time=m.group(0),
-                    host=t.group(1), ident=t.group(2), wall_kind="log" if wall else None,
+                    host=t.group(1), ident=t.group(2) or t.group(5), wall_kind="log" if wall else None,
                 )
             text, uptime, _ = _strip_kernel_stamp(rest.lstrip())
             # dmesg --time-format iso: the kernel's time converted by dmesg itself,
@@ -295,7 +304,8 @@ def parse_line(
             stamp = _rfc3164_time(m.group("ts"), local, reference)
             return LogLine(
                 text=line[m.end():], uptime_s=uptime, wall=stamp, raw_time=m.group("ts"),
-                host=m.group("host"), ident=m.group("ident"), wall_kind="log" if stamp else None,
+                host=m.group("host"), ident=m.group("ident") or m.group("ident2"),
+                wall_kind="log" if stamp else None,
             )
         m = _DECODED.match(line)
         if m:  # dmesg -x
@@ -305,7 +315,7 @@ def parse_line(
         if m:
             return LogLine(
                 text=line[m.end():], uptime_s=float(m.group(1)), raw_time=m.group(1),
-                host=m.group(2), ident=m.group(3),
+                host=m.group(2), ident=m.group(3) or m.group(6),
             )
     return _dmesg(line, line, local)
 

@@ -25,6 +25,8 @@ _HEADER = re.compile(
 # dump_stack(): "CPU: 1 UID: 0 PID: 2078 Comm: python3 Not tainted 6.18..." (UID: since 6.12)
 _CPU = re.compile(
     r"CPU: \d+ (?:UID: \d+ )?PID: (?P<pid>\d+) Comm: (?P<comm>.{1,16}?) (?:Not tainted|Tainted)"
+    # <=2.6.3x dump_stack(): "Pid: 1234, comm: ntpd Tainted: ..." / "Not tainted"
+    r"|Pid: (?P<pid_old>\d+), comm: (?P<comm_old>.{1,16}?) (?:Not tainted|Tainted)"
 )
 # mem_cgroup_print_oom_meminfo(): "memory: usage %llukB, limit %llukB, failcnt %lu"
 _COUNTER = re.compile(
@@ -57,8 +59,8 @@ _KILLED = re.compile(
 # 2.6.36-5.0: "%s: Kill process %d (%s) score %d or sacrifice child";
 # 2.6.2x: "Out of Memory: Kill process %d (%s) score %li and children."
 _KILL = re.compile(
-    r"(?:(?P<msg>[A-Za-z][A-Za-z ()_]*?): )?Kill process (?P<pid>\d+) \((?P<name>.*?)\)"
-    r" score (?P<score>-?\d+) (?:or sacrifice child|and children)"
+    r"(?:(?P<msg>[A-Za-z][A-Za-z ()_]*?): )?[Kk]ill process (?P<pid>\d+) \((?P<name>.*?)\)"
+    r" score (?P<score>-?\d+) (?:or sacrifice child|or a child|and children)"
 )
 _SHARING = re.compile(r"Kill(?:ed)? process (?P<pid>\d+) \((?P<name>.*?)\) sharing same memory")
 _REAPED = re.compile(
@@ -175,8 +177,8 @@ class Exiting(NamedTuple):
 
 
 class MemInfo(NamedTuple):
-    what: str  # "RAM", "reserved", "Total swap", "Free swap"
-    value: int  # pages for RAM/reserved, kB for swap
+    what: str  # "RAM", "reserved", "Total swap", "Free swap", "Mem-Info"
+    value: int  # pages for RAM/reserved, kB for swap, 0 for the Mem-Info marker
 
 
 Record = (
@@ -268,6 +270,10 @@ def classify(text: str) -> Record | None:
         if "oom.group" in text:
             m = _GROUP.search(text)
             return Group(m.group("path")) if m else None
+    if "Kernel panic" in text:
+        m = _PANIC.search(text)
+        if m:
+            return Panic(m.group("msg").strip())
     if "process" in text:
         if "Killed process" in text:
             if "sharing same memory" in text:
@@ -275,7 +281,7 @@ def classify(text: str) -> Record | None:
                 return Sharing(int(m.group("pid")), m.group("name")) if m else None
             m = _KILLED.search(text)
             return _killed(m) if m else None
-        if "Kill process" in text:
+        if "ill process" in text:
             m = _KILL.search(text)
             if m:
                 return KillScore(
@@ -298,23 +304,25 @@ def classify(text: str) -> Record | None:
         if m:
             return TableHeader(tuple(m.group("cols").split()))
         return None
-    if "Comm:" in text:
+    if "omm:" in text:
         m = _CPU.search(text)
-        return CpuLine(int(m.group("pid")), m.group("comm")) if m else None
+        if m:
+            return CpuLine(int(m.group("pid") or m.group("pid_old")),
+                           m.group("comm") or m.group("comm_old"))
+        return None
+    if "Task in " in text:
+        m = _TASK_IN.search(text)
+        return TaskIn(m.group("task"), m.group("memcg")) if m else None
+    if "Mem-Info:" in text or "Mem-info:" in text:
+        return MemInfo("Mem-Info", 0)
     if "cgroup" in text:
         m = _STATS_FOR.search(text)
         if m:
             return StatsFor(m.group("path"))
-        m = _TASK_IN.search(text)
-        if m:
-            return TaskIn(m.group("task"), m.group("memcg"))
         m = _LIMIT_OF.search(text)
         if m:
             return TaskIn(None, m.group("memcg"))
         return None
-    if "Kernel panic" in text:
-        m = _PANIC.search(text)
-        return Panic(m.group("msg").strip()) if m else None
     if "OOM victim" in text:
         m = _EXITING.search(text)
         return Exiting(int(m.group("pid")), m.group("name")) if m else None

@@ -29,10 +29,15 @@ _LITERALS = [
     b"oom_kill_process",
     b"oom.group",
     b"Killed process",
-    b"Kill process",
     b"no killable",
     b"kB, limit ",
     b"Comm: ",
+    b", comm: ",  # <=2.6.3x "Pid: 1234, comm: ntpd"
+    b"Mem-Info:",
+    b"Mem-info:",  # 2.6.18
+    b"Task in ",
+    b"ill process",  # "Kill process" / "kill process"
+    b"illing process",  # earlyoom 1.1/1.2 "Killing process" / "killing process"
     b"Memory cgroup stats for",
     b"killed as a result of limit",
     b"Memory limit reached",
@@ -47,6 +52,12 @@ _LITERALS = [
     b"oomd kill:",
     b"lowmemorykiller",
     b"nohang",
+    b"ow memory!",  # earlyoom "low memory!"
+    b"ow Memory!",  # earlyoom 1.1 "Low Memory!"
+    b"Trying to kill",  # facebook oomd
+    b"Killed /",  # systemd-oomd, also when a paste wrapped "due to" onto the next line
+    b"Marked /",
+    b"Killed 0:",
 ]
 _REGEXES = [
     rb"(?:Total|Free) swap\s+=",
