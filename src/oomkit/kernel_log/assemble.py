@@ -70,6 +70,7 @@ class _Report:
     kind: EventKind = EventKind.OOM_KILL
     panic: str | None = None
     exiting: r.Exiting | None = None
+    reaped: Victim | None = None
 
 
 def _row(columns: tuple[str, ...], rec: r.Row) -> TaskRow | None:
@@ -269,6 +270,7 @@ def _finish(rep: _Report) -> OomEvent:
         tasks=tuple(rep.rows),
         extra_victims=_distinct(rep.extra, victim),
         oom_group=rep.group,
+        reaped=rep.reaped,
         ram_pages=rep.meminfo.get("RAM"),
         reserved_pages=rep.meminfo.get("reserved"),
         total_swap_kb=rep.meminfo.get("Total swap"),
@@ -336,6 +338,10 @@ class Assembler:
             yield event
 
     def _reaped(self, victim: Victim) -> None:
+        rep = self._open
+        if rep is not None and rep.killed is not None and rep.killed.victim.pid == victim.pid:
+            rep.reaped = victim
+            return
         for item in reversed(self._pending):
             event = item[0]
             assert isinstance(event, OomEvent)

@@ -1,0 +1,156 @@
+"""What the parser must read from particular real reports (values checked against the text)."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+from oomkit.kernel_log import parse_stream, parse_text
+from oomkit.models import EventKind, Killer, OomEvent
+from tests.conftest import KERNEL_LOGS
+
+
+def events(name: str) -> list[OomEvent]:
+    with (KERNEL_LOGS / name).open("rb") as f:
+        return list(parse_stream(f, name))
+
+
+def test_memcg_three_tasks_adj500_victim_is_not_the_allocator() -> None:
+    (e,) = events("local-6.18-memcg-v1-3tasks-adj500-dmesg.log")
+    assert e.kind is EventKind.OOM_KILL
+    assert e.complete
+    assert e.victim is not None
+    assert (e.victim.pid, e.victim.name, e.victim.oom_score_adj) == (3901, "big worker 1", 500)
+    assert (e.victim.anon_rss_kb, e.victim.file_rss_kb, e.victim.total_vm_kb) == (24192, 6728, 34648)
+    assert e.trigger is not None
+    assert (e.trigger.name, e.trigger.pid, e.trigger.gfp_mask, e.trigger.gfp_flags) == (
+        "grower", 3903, "0xcc0", "GFP_KERNEL")
+    assert e.constraint == "CONSTRAINT_MEMCG"
+    assert e.memcg == e.task_memcg == "/oomkit-fixture-3tasks"
+    assert e.memory is not None
+    assert (e.memory.limit_kb, e.memory.usage_kb) == (65536, 65536)
+    assert e.memsw is not None
+    assert e.memsw.limit_kb is None  # 9007199254740988kB = PAGE_COUNTER_MAX: no limit
+    assert [t.name for t in e.tasks] == ["sh", "cache-small", "big worker 1", "grower"]
+    assert e.tasks[2].rss_anon_pages == 6048
+    assert e.page_size_kb == 4
+
+
+def test_shmem_victim_numbers() -> None:
+    (e,) = events("local-6.18-memcg-v1-shmem-victim-dmesg.log")
+    assert e.victim is not None
+    assert (e.victim.pid, e.victim.shmem_rss_kb, e.victim.pgtables_kb) == (4003, 36864, 144)
+
+
+def test_ratelimited_storm_counts_every_kill() -> None:
+    found = events("local-6.18-memcg-v1-ratelimited-17kills-dmesg.log")
+    assert len(found) == 17  # one per "Killed process" line, headers or not
+    full = [e for e in found if e.complete]
+    bare = [e for e in found if not e.complete]
+    assert len(full) == 11
+    assert len(bare) == 6
+    assert all(e.trigger is None and "report header" in e.missing[0] for e in bare)
+    assert all(e.global_oom is False for e in bare)  # "Memory cgroup out of memory" prefix
+    assert found[-1].suppressed_headers == 6
+
+
+def test_no_killable_processes() -> None:
+    found = events("local-6.18-memcg-v1-no-killable-dmesg.log")
+    assert [e.kind for e in found] == [EventKind.NO_VICTIM, EventKind.NO_VICTIM]
+    assert all(e.victim is None and e.memcg == "/oomkit-fixture-nokill" for e in found)
+    assert all(e.complete for e in found)  # an empty task table is what the kernel prints
+
+
+def test_reaper_numbers_attach_to_their_kill() -> None:
+    (e,) = events("local-6.18-memcg-v1-oom-reaper-dmesg.log")
+    assert e.reaped is not None
+    assert (e.reaped.pid, e.reaped.anon_rss_kb, e.reaped.file_rss_kb) == (6310, 0, 48)
+
+
+def test_child_sacrifice_pre_2_6_36() -> None:
+    first, second = events("public-2.6.31-ubuntu-global-kill-child-syslog.log")
+    assert first.victim is not None
+    assert first.victim.pid == 19776
+    assert first.victim.anon_rss_kb is None  # this kernel printed no numbers: none invented
+    assert "scored VBoxSVC (19735) at 2136105" in first.notes[0]
+    assert first.trigger is not None
+    assert (first.trigger.name, first.trigger.pid, first.trigger.order) == ("rhythmbox", 1343, 2)
+    assert second.victim is not None
+    assert second.victim.pid == 3480
+
+
+def test_panic_when_nothing_is_killable() -> None:
+    (e,) = events("public-3.19-global-panic-no-killable-all-adj-1000.log")
+    assert e.kind is EventKind.PANIC
+    assert e.panic_message is not None
+    assert "no killable processes" in e.panic_message
+    assert e.time.uptime_s == 4083.11495
+
+
+def test_oom_group_members_once_each() -> None:
+    (e,) = events("public-6.x-k8s-cgroupv2-oom-group-already-exiting-dmesg-T.log")
+    assert e.victim is not None
+    assert e.victim.pid == 3804874
+    pids = [v.pid for v in e.extra_victims]
+    assert len(pids) == len(set(pids))
+    assert e.victim.pid not in pids
+    assert e.memcg is not None
+    assert e.memcg.startswith("/kubepods.slice/")
+
+
+def test_legacy_task_in_line_gives_both_cgroups() -> None:
+    first, _second = events("public-4.8-gentoo-docker-memcg-two-ooms-reaper-cadvisor.log")
+    cid = "2e088fe462e25e60be1dafafe2c05c47bda1a97978648d10ad2b7484fc0b8f50"
+    assert first.memcg == first.task_memcg == f"/docker/{cid}"
+    assert first.victim is not None
+    assert first.victim.score == 1046
+
+
+def test_earlyoom_repeated_signals_are_one_kill() -> None:
+    (e,) = events("public-earlyoom-1.1-stdout-old-killing-format.log")
+    assert e.killer is Killer.EARLYOOM
+    assert e.victim is not None
+    assert (e.victim.pid, e.victim.name, e.victim.score) == (5874, "bash", 538)
+    assert e.notes[0].startswith("signalled 5 times")
+    assert e.reason is not None
+    assert "at or below sigterm limits" in e.reason
+
+
+def test_systemd_oomd_hand_wrapped_line() -> None:
+    (e,) = events("public-systemd-oomd-journal-user-wrapped-killed-line.log")
+    assert e.killer is Killer.SYSTEMD_OOMD
+    assert e.memcg == "/user.slice/user-1000.slice/user@1000.service/app.slice/overdeck-tmux-server.service"
+    assert e.reason is not None
+    assert e.reason.startswith("memory pressure for /user.slice/user-1000.slice/user@1000.service")
+
+
+def test_sysrq_forced_oom_has_order_minus_one() -> None:
+    (e,) = events("public-5.13-ubuntu-sysrq-manual-oom-oomanalyser.log")
+    assert e.trigger is not None
+    assert e.trigger.order == -1
+    assert e.global_oom is True
+
+
+def test_rotated_gzip_equals_plain() -> None:
+    gz = KERNEL_LOGS / "local-6.18-memcg-v1-two-ooms-rsyslog-imklog-trad-rotated.log.2.gz"
+    plain = gzip.decompress(gz.read_bytes()).decode()
+    from oomkit.log_sources import open_any
+
+    with gz.open("rb") as raw:
+        got = list(parse_stream(open_any(raw), "x"))
+    assert got == parse_text(plain, "x")
+    assert len(got) == 3  # the tail of an earlier report, then two full ones
+
+
+def test_dmesg_T_in_russian_locale() -> None:
+    path = KERNEL_LOGS / "public-4.x-journal-ru-locale-victim-lines.log"
+    text = path.read_text()
+    found = parse_text(text)
+    assert found
+    assert found[0].time.raw is not None
+
+
+def test_every_fixture_parses_without_error() -> None:
+    for path in sorted(Path(KERNEL_LOGS).glob("*.log")):
+        with path.open("rb") as f:
+            list(parse_stream(f, path.name))
