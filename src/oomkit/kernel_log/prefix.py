@@ -94,13 +94,14 @@ _SYSLOG_TAIL = re.compile(
 )
 _RFC5424 = re.compile(r"<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) (-|(?:\[.*?\])+) ?")
 _RFC3164 = re.compile(
-    r"(?:<\d{1,3}>)?([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?"
+    # journalctl prints the month in the locale's language ("апр 28 01:23:30").
+    r"(?:<\d{1,3}>)?([^\W\d_]{3,5}\.?) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?"
     r"(?: (\d{4}))?"
 )
 # The whole RFC 3164 prefix in one match, with the printk stamp and caller id
 # that imklog/imkmsg keep inside the message (the common kern.log shape).
 _RFC3164_LINE = re.compile(
-    r"(?:<\d{1,3}>)?(?P<ts>[A-Z][a-z]{2} {1,2}\d{1,2} \d\d:\d\d:\d\d(?:\.\d{1,9})?(?: \d{4})?)"
+    r"(?:<\d{1,3}>)?(?P<ts>[^\W\d_]{3,5}\.? {1,2}\d{1,2} \d\d:\d\d:\d\d(?:\.\d{1,9})?(?: \d{4})?)"
     r"(?: (?P<host>[^\s:\[\]]+) (?P<ident>[^\s:\[]+)(?:\[\d+\])?"
     r"| (?P<ident2>[^\s:\[]+)\[\d+\]|): ?"
     r"(?:\[\s*(?P<up>\d+\.\d+)\]\s?)?(?:\[\s*[TC]\d+\]\s?)?"
