@@ -148,12 +148,17 @@ def merge_duplicates(events: Iterable[OomEvent]) -> list[OomEvent]:
     """One event per kill: the same kill in kmsg, the journal and kern.log is kept once.
 
     The richest record is kept; a wall time printed on a line (syslog, journal)
-    replaces one computed from the boot offset.
+    replaces one computed from the boot offset. Candidates are looked up by
+    (killer, victim pid, victim name), so a storm of distinct kills stays linear.
     """
     ordered = sorted(events, key=_sort_key)
     out: list[OomEvent] = []
+    by_key: dict[tuple[object, ...], list[int]] = {}
     for e in ordered:
-        for i in range(len(out) - 1, max(-1, len(out) - 50), -1):
+        v = e.victim
+        key = (e.killer, e.kind, v.pid if v else None, v.name if v else None)
+        seen = by_key.setdefault(key, [])
+        for i in reversed(seen[-8:]):
             kept = out[i]
             if _same(kept, e):
                 best, other = (e, kept) if _richness(e) > _richness(kept) else (kept, e)
@@ -168,6 +173,7 @@ def merge_duplicates(events: Iterable[OomEvent]) -> list[OomEvent]:
                 )
                 break
         else:
+            seen.append(len(out))
             out.append(e)
     return out
 

@@ -294,7 +294,10 @@ class Assembler:
 
     def __init__(self) -> None:
         self._open: _Report | None = None
-        self._pending: deque[list[object]] = deque()  # [event, records_left]
+        # [event, record number after which it is emitted]; a list so that a
+        # reaper line can still amend the event while it waits.
+        self._pending: deque[list[object]] = deque()
+        self._records = 0
         self._suppressed: int | None = None
         self._user = UserspaceTracker()
 
@@ -319,7 +322,7 @@ class Assembler:
 
     def _close(self) -> None:
         if self._open is not None:
-            self._pending.append([_finish(self._open), _REAPER_WINDOW])
+            self._pending.append([_finish(self._open), self._records + _REAPER_WINDOW])
             self._open = None
 
     def _start(self, line: LogLine, ref: SourceRef) -> _Report:
@@ -330,10 +333,9 @@ class Assembler:
         return rep
 
     def _drain(self, final: bool) -> Iterator[OomEvent]:
-        for item in self._pending:
-            item[1] = int(item[1]) - 1  # type: ignore[call-overload]
-        while self._pending and (final or int(self._pending[0][1]) <= 0):  # type: ignore[call-overload]
-            event = self._pending.popleft()[0]
+        pending = self._pending
+        while pending and (final or pending[0][1] <= self._records):  # type: ignore[operator]
+            event = pending.popleft()[0]
             assert isinstance(event, OomEvent)
             yield event
 
@@ -354,15 +356,23 @@ class Assembler:
         if may_be_userspace(line):
             user, repeat = self._user.feed(line, ref)
             if user is not None:
+                self._records += 1
                 if not (repeat and self._repeated(user)):
-                    self._pending.append([user, _REAPER_WINDOW])
-                return list(self._drain(False))
+                    self._pending.append([user, self._records + _REAPER_WINDOW])
+                return self._ready()
         rec = r.classify(line.text)
         if rec is None:
             # Only records count towards the reaper window, so the result does not
             # depend on how much noise was filtered out before the assembler.
             return []
+        self._records += 1
         self._apply(rec, line, ref)
+        return self._ready()
+
+    def _ready(self) -> list[OomEvent]:
+        pending = self._pending
+        if not pending or pending[0][1] > self._records:  # type: ignore[operator]
+            return []
         return list(self._drain(False))
 
     def _apply(self, rec: r.Record, line: LogLine, ref: SourceRef) -> None:

@@ -78,16 +78,22 @@ _MARKERS = (
     "sending SIG", "illing process", "due to memory", "oomd kill:", "lowmemorykiller",
     "corrective action", "ow memory!", "Low Memory!", "Trying to kill",
 )
+_MARKER_RE = re.compile("|".join(re.escape(m) for m in _MARKERS))
+# Written to /dev/kmsg by Android's driver, facebook oomd, or forwarded by journald.
+_KERNEL_MARKER_RE = re.compile(r"lowmemorykiller|oomd kill:|due to memory|(?:Killed|Marked) /")
 # One earlyoom victim signalled again within this many log records is the same kill.
 _REPEAT_WINDOW = 200
 
 
 def may_be_userspace(line: LogLine) -> bool:
     """Cheap test: could this line belong to a userspace killer's record?"""
-    if line.ident is not None and line.ident != "kernel":
-        return line.ident in _IDENTS or line.ident.startswith("nohang")
+    ident = line.ident
     text = line.text
-    return any(m in text for m in _MARKERS) or text.startswith("  ")
+    if ident == "kernel":  # the userspace records that can come through the kernel log
+        return _KERNEL_MARKER_RE.search(text) is not None
+    if ident is not None:
+        return ident in _IDENTS or ident.startswith("nohang")
+    return _MARKER_RE.search(text) is not None or text.startswith("  ")
 
 
 def _time(line: LogLine) -> EventTime:
