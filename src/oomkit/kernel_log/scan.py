@@ -209,14 +209,19 @@ class LineSelector:
         base = self._first_offset  # stream offset of buf[0]
         last_anchor: int | None = None  # stream offset of the last anchor already emitted past
         readinto = getattr(stream, "readinto", None)
+        failure: BaseException | None = None
         while True:
             room = min(chunk, len(buf) - carry)
-            if readinto is not None:
-                n = readinto(view[carry : carry + room])
-            else:
-                data = stream.read(room)
-                n = len(data)
-                buf[carry : carry + n] = data
+            try:
+                if readinto is not None:
+                    n = readinto(view[carry : carry + room])
+                else:
+                    data = stream.read(room)
+                    n = len(data)
+                    buf[carry : carry + n] = data
+            except (OSError, EOFError, ValueError) as exc:
+                # A truncated .gz or an I/O error: finish what was read, then report it.
+                failure, n = exc, 0
             n = n or 0
             end = carry + n
             final = n == 0
@@ -232,7 +237,7 @@ class LineSelector:
                         continue
                     cut = end  # a line longer than MAX_LINE: cut it here
             # Emit up to the first line start at least WINDOW before the data's end.
-            if final or end + MAX_LINE >= len(buf) and cut <= WINDOW:
+            if final or (end + MAX_LINE >= len(buf) and cut <= WINDOW):
                 emit = cut  # nothing more is coming, or a giant line filled the buffer
             elif cut > WINDOW:
                 emit = buf.find(b"\n", cut - WINDOW - 1, cut) + 1
@@ -266,6 +271,8 @@ class LineSelector:
             base += emit
             carry = rest
         self.lines = lineno - self._first_line
+        if failure is not None:
+            raise failure
 
 
 def select_lines(
