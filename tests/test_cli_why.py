@@ -173,3 +173,19 @@ def test_main_returns_codes_without_exiting(capsys: pytest.CaptureFixture[str]) 
     err = capsys.readouterr().err
     assert "no such file" in err
     assert main(["no-such-command"]) == 2
+
+
+def test_multi_member_gzip_reads_every_member() -> None:
+    """`cat a.gz b.gz` is a valid gzip file; each member's lines come back once, in order."""
+    import io
+
+    from oomkit.log_sources import open_any
+
+    data = b"".join(b"line %d\n" % i for i in range(100_000))
+    multi = gzip.compress(data[:300_000]) + gzip.compress(data[300_000:]) + b"\0" * 512
+    reader = open_any(io.BytesIO(multi))
+    buf = bytearray(1 << 16)
+    out = bytearray()
+    while n := reader.readinto(buf):
+        out += buf[:n]
+    assert bytes(out) == data

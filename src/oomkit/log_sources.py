@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, Any, cast
 
 from oomkit.errors import SourceUnavailable
 
@@ -45,47 +45,61 @@ class Source:
     journal_args: tuple[str, ...] = ()
 
 
+def _inflater() -> Any:
+    """A gzip decompressor: ISA-L's when installed (about 3x zlib's speed), else zlib's."""
+    try:
+        from isal import isal_zlib
+
+        return isal_zlib.decompressobj(wbits=31)
+    except ImportError:
+        return zlib.decompressobj(wbits=31)
+
+
 class _GzipRaw(io.RawIOBase):
     """Streaming gzip reader over large chunks (multi-member files too).
 
     gzip.GzipFile decompresses in small steps through Python code; feeding
-    zlib 1 MiB at a time keeps the cost at zlib's own speed.
+    zlib 1 MiB at a time and writing its output straight into the caller's
+    buffer keeps the cost at zlib's own speed. A file cut short raises
+    EOFError only after everything before the cut has been returned.
     """
 
     def __init__(self, raw: IO[bytes]) -> None:
         self._raw = raw
-        self._d = zlib.decompressobj(wbits=31)
-        self._pending = b""
+        self._d = _inflater()
+        self._input = b""  # compressed bytes not yet given to the decompressor
         self._in_member = False
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, b: memoryview | bytearray) -> int:  # type: ignore[override]
-        want = len(b)
-        out = bytearray(self._pending)
-        self._pending = b""
-        while len(out) < want:
-            data = self._d.unconsumed_tail or self._raw.read(1 << 20)
+        view = memoryview(b).cast("B")
+        want = len(view)
+        got = 0
+        while got < want:
+            if self._d.unconsumed_tail:
+                data = self._d.unconsumed_tail
+            elif self._input:
+                data, self._input = self._input, b""
+            else:
+                data = self._raw.read(1 << 20)
             if not data:
-                if self._in_member and not self._d.eof:
-                    if out:  # hand out what we have; fail on the next call
-                        break
+                if self._in_member and got == 0:
                     raise EOFError("compressed file ended before the end of the gzip stream")
                 break
             self._in_member = True
-            out += self._d.decompress(data, want - len(out))
-            if self._d.eof:
-                rest = self._d.unused_data + self._d.unconsumed_tail
-                self._d = zlib.decompressobj(wbits=31)
+            out = self._d.decompress(data, want - got)
+            view[got : got + len(out)] = out
+            got += len(out)
+            if self._d.eof:  # end of a member; another may follow (cat a.gz b.gz)
+                # At the end of a stream zlib puts what follows in unused_data (and,
+                # when max_length also stopped it, the same bytes in unconsumed_tail).
+                rest = self._d.unused_data
+                self._d = _inflater()
                 self._in_member = False
-                if rest.strip(b"\x00"):
-                    self._in_member = True
-                    out += self._d.decompress(rest, max(1, want - len(out)))
-        n = min(want, len(out))
-        b[:n] = out[:n]
-        self._pending = bytes(out[n:])
-        return n
+                self._input = rest if rest.strip(b"\x00") else b""
+        return got
 
 
 def open_any(raw: IO[bytes]) -> IO[bytes]:
