@@ -107,9 +107,12 @@ class Trigger:
     nodemask: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TaskRow:
-    """One row of the ``dump_tasks`` table. Memory columns are pages unless named bytes."""
+class TaskRow(NamedTuple):
+    """One row of the ``dump_tasks`` table. Memory columns are pages unless named bytes.
+
+    A NamedTuple (immutable, typed) because reports carry hundreds of rows and a
+    frozen dataclass costs several times as much to build and to serialise.
+    """
 
     pid: int
     uid: int | None
@@ -200,9 +203,10 @@ class OomEvent:
 # --- top / protect / doctor -------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ProcessSnapshot:
+class ProcessSnapshot(NamedTuple):
     """One process as read from /proc, with the numbers the kernel's badness uses.
+
+    A NamedTuple, not a dataclass: `top` builds one per process on every refresh.
 
     Memory is in kB as /proc/PID/status prints it (RssAnon, RssFile, RssShmem,
     VmSwap, VmPTE: fs/proc/task_mmu.c ``task_mem``). ``scan_index`` is the order
@@ -230,8 +234,7 @@ class ProcessSnapshot:
         return self.anon_rss_kb + self.file_rss_kb + self.shmem_rss_kb
 
 
-@dataclass(frozen=True, slots=True)
-class CgroupMemory:
+class CgroupMemory(NamedTuple):
     """The memory settings and OOM counters of one cgroup (v1 or v2). Bytes; None = unlimited."""
 
     path: str  # as the kernel prints it, relative to the hierarchy root
@@ -249,8 +252,7 @@ class CgroupMemory:
     oom_kill_disable: bool | None = None  # v1 memory.oom_control
 
 
-@dataclass(frozen=True, slots=True)
-class CgroupRank:
+class CgroupRank(NamedTuple):
     """Where a process stands inside the memory cgroup whose limit would kill it."""
 
     path: str
@@ -260,9 +262,9 @@ class CgroupRank:
     score: int  # 0..2000, the oom_score formula with the cgroup's totalpages
 
 
-@dataclass(frozen=True, slots=True)
-class RankedProcess:
-    """A process with its badness, its /proc/PID/oom_score and its place in the kill order."""
+class RankedProcess(NamedTuple):
+    """A process with its badness, its /proc/PID/oom_score and its place in the kill order
+    (a NamedTuple for the same reason as ProcessSnapshot)."""
 
     process: ProcessSnapshot
     badness: int | None  # pages; None when the kernel never picks it (LONG_MIN)
@@ -275,8 +277,7 @@ class RankedProcess:
     growth_kb_s: float | None = None  # rss + swap change per second between two samples
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(NamedTuple):
     """One `oomkit doctor` result: what was read, what it means, how to fix it."""
 
     id: str
@@ -285,3 +286,171 @@ class Finding:
     evidence: str
     explanation: str
     fix: str | None = None
+
+
+# --- flight recorder: daemon samples, the database's records, forecasts ------------------------
+# Sample times (``ts``) are Unix seconds (time.time()); query results carry aware datetimes.
+
+
+@dataclass(frozen=True, slots=True)
+class SystemSample:
+    """System memory at one moment: /proc/meminfo (kB) and /proc/pressure/memory."""
+
+    ts: float
+    mem_total_kb: int
+    mem_available_kb: int
+    swap_total_kb: int
+    swap_free_kb: int
+    committed_as_kb: int
+    commit_limit_kb: int
+    psi_some_avg10: float | None = None
+    psi_full_avg10: float | None = None
+    psi_some_total_us: int | None = None
+    psi_full_total_us: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CgroupSample:
+    """One memory cgroup with a limit at one moment (kB; counters since the cgroup was made).
+
+    v2: ``memory.events`` high/max/oom/oom_kill; v1: ``memory.failcnt`` as ``max_events``
+    and ``memory.oom_control`` oom_kill (4.13+).
+    """
+
+    ts: float
+    path: str
+    version: int
+    usage_kb: int | None
+    limit_kb: int | None
+    high_events: int | None = None
+    max_events: int | None = None
+    oom_events: int | None = None
+    oom_kills: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessInfo:
+    """Who a process is. ``(pid, start_ticks)`` names it: a reused pid has another start time.
+
+    ``start_ticks`` is /proc/PID/stat field 22 (clock ticks after boot).
+    """
+
+    pid: int
+    start_ticks: int
+    name: str
+    cmdline: str
+    uid: int
+    cgroup: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessSample:
+    """A process's memory at one moment (kB, /proc/PID/status) and its OOM standing.
+
+    ``oom_score`` is computed with the kernel's formula (scoring.oom_score), not read.
+    """
+
+    ts: float
+    info: ProcessInfo
+    anon_rss_kb: int
+    file_rss_kb: int
+    shmem_rss_kb: int
+    swap_kb: int
+    oom_score_adj: int
+    oom_score: int
+
+
+@dataclass(frozen=True, slots=True)
+class Forecast:
+    """How long until memory runs out for one subject, from its recent growth.
+
+    ``headroom_kb`` is what is left now (MemAvailable + SwapFree, or limit - usage);
+    ``rate_kb_s`` is the robust (Theil-Sen) trend of the used memory, positive = growing;
+    ``seconds_left`` is None when memory is not running out at a significant rate.
+    """
+
+    subject: str  # "system", a cgroup path, or "pid:N"
+    kind: str  # "system", "cgroup", "process"
+    seconds_left: float | None
+    rate_kb_s: float
+    headroom_kb: int
+    capacity_kb: int
+    points: int
+
+
+@dataclass(frozen=True, slots=True)
+class WarningRecord:
+    """A warning the daemon raised (or its "recovered" message), as stored."""
+
+    ts: float
+    subject: str
+    kind: str  # "warning", "still", "recovered"
+    seconds_left: float | None
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedProcess:
+    """A process identity in the database."""
+
+    id: int
+    pid: int
+    start_ticks: int
+    name: str
+    cmdline: str
+    uid: int | None
+    cgroup: str | None
+    first_seen: datetime
+    last_seen: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TimelinePoint:
+    """One recorded sample of a process (kB)."""
+
+    wall: datetime
+    anon_rss_kb: int
+    file_rss_kb: int
+    shmem_rss_kb: int
+    swap_kb: int
+    oom_score_adj: int | None = None
+    oom_score: int | None = None
+
+    @property
+    def total_kb(self) -> int:
+        """RSS + swap."""
+        return self.anon_rss_kb + self.file_rss_kb + self.shmem_rss_kb + self.swap_kb
+
+
+@dataclass(frozen=True, slots=True)
+class SystemPoint:
+    """One recorded system sample (kB)."""
+
+    wall: datetime
+    mem_total_kb: int
+    mem_available_kb: int
+    swap_free_kb: int
+    psi_some_avg10: float | None = None
+    psi_full_avg10: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CgroupPoint:
+    """One recorded sample of a memory cgroup (kB)."""
+
+    wall: datetime
+    usage_kb: int | None
+    limit_kb: int | None
+    oom_kills: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KillRecord:
+    """What the flight recorder knows about one kill: the victim's curve before death."""
+
+    process: RecordedProcess | None
+    timeline: tuple[TimelinePoint, ...]
+    system: tuple[SystemPoint, ...]
+    warnings: tuple[WarningRecord, ...]
+    growth_kb_s: float | None  # robust trend of the victim's RSS + swap over the timeline
+    detected_by: str | None = None  # "kmsg", "counter" (no log line), None = only in the logs

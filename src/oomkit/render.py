@@ -33,11 +33,8 @@ def _counters(c: MemcgCounters | None) -> dict[str, Any] | None:
     return None if c is None else {"usage_kb": c.usage_kb, "limit_kb": c.limit_kb, "failcnt": c.failcnt}
 
 
-_TASK_FIELDS = tuple(TaskRow.__dataclass_fields__)
-
-
 def _task(t: TaskRow, page_kb: int | None) -> dict[str, Any]:
-    d: dict[str, Any] = {f: getattr(t, f) for f in _TASK_FIELDS}
+    d: dict[str, Any] = t._asdict()
     d["rss_kb"] = t.rss_pages * page_kb if t.rss_pages is not None and page_kb else None
     d["swap_kb"] = (
         t.swapents_pages * page_kb if t.swapents_pages is not None and page_kb else None

@@ -377,6 +377,15 @@ class Assembler:
 
     def _apply(self, rec: r.Record, line: LogLine, ref: SourceRef) -> None:
         rep = self._open
+        if type(rec) is r.Row and rep is not None and rep.killed is None:
+            # the commonest record by far (one per task): decided first
+            if rep.columns is not None:
+                row = _row(rep.columns, rec)
+                if row is None:
+                    rep.bad_rows += 1
+                else:
+                    rep.rows.append(row)
+            return
         if isinstance(rec, r.Header):
             rep = self._start(line, ref)
             rep.header = rec
