@@ -131,6 +131,13 @@ def _victim_numbers(event: OomEvent) -> list[str]:
     return lines
 
 
+def _cgroup_pages(event: OomEvent) -> int | None:
+    """The cgroup limit in pages, when the report shows it (totalpages of a memcg OOM)."""
+    if event.global_oom is not False or event.memory is None or event.memory.limit_kb is None:
+        return None
+    return event.memory.limit_kb // (event.page_size_kb or 4)
+
+
 def _choice(event: OomEvent) -> list[str]:
     v = event.victim
     out = []
@@ -140,7 +147,13 @@ def _choice(event: OomEvent) -> list[str]:
         " page tables, shifted by oom_score_adj; not the one that asked for memory, and not the"
         " fastest grower."
     )
-    if v is not None and v.oom_score_adj:
+    pages = _cgroup_pages(event)
+    if v is not None and v.oom_score_adj and pages is not None and pages < 1000:
+        out.append(
+            f"Its oom_score_adj of {v.oom_score_adj} had no effect: the kernel adds adj times"
+            f" (total pages // 1000), and this cgroup's limit is only {pages} pages."
+        )
+    elif v is not None and v.oom_score_adj:
         if v.oom_score_adj > 0:
             out.append(
                 f"Its oom_score_adj of {v.oom_score_adj} made it a preferred victim"
@@ -157,6 +170,11 @@ def _choice(event: OomEvent) -> list[str]:
     ):
         who = f"{t.name}" + (f" (pid {t.pid})" if t.pid is not None else "")
         out.append(f"The allocation that could not be satisfied was {who}'s; it was not the victim.")
+    if t is not None and t.order == -1:
+        out.append(
+            "order=-1 means the OOM killer was forced from sysrq (Alt+SysRq+F or"
+            " `echo f > /proc/sysrq-trigger`), not by a failed allocation."
+        )
     if t is not None and t.order is not None and t.order > 0:
         out.append(
             f"The request was order {t.order} ({2 ** t.order} contiguous pages): such requests"
@@ -209,10 +227,24 @@ def explain(
         remedies.append("Do not give every process oom_score_adj -1000; leave something killable.")
         return Explanation("out of memory, nothing killable", verdict, tuple(details),
                            tuple(remedies))
-    if event.global_oom is False:
+    if event.trigger is not None and event.trigger.order == -1:
+        verdict = (
+            f"The OOM killer was forced from sysrq (Alt+SysRq+F or `echo f >"
+            f" /proc/sysrq-trigger`) and killed {who}, the process with the highest score."
+            " Memory did not necessarily run out."
+        )
+        headline = "OOM killer forced by sysrq"
+        remedies.append(
+            "If nobody meant to do this, find what writes to /proc/sysrq-trigger; `sysctl"
+            " kernel.sysrq=0` disables the keyboard combination."
+        )
+    elif event.global_oom is False:
         limit = event.memory.limit_kb if event.memory else None
         usage = event.memory.usage_kb if event.memory else None
-        where = f"the memory cgroup {event.memcg}" if event.memcg else "a memory cgroup"
+        where = (
+            f"the memory cgroup {event.memcg}" if event.memcg else
+            "a memory cgroup (the log does not say which: only the kill line was printed)"
+        )
         verdict = (
             f"The kernel OOM killer killed {who} because {where}"
             f"{_owner_words(owner)} reached its limit"
@@ -263,6 +295,12 @@ def explain(
             " `systemd-run --scope -p MemoryMax=8G CMD`), so it alone fails at its limit."
         )
         remedies.append("Add RAM, or run fewer memory-hungry jobs at once.")
+        remedies.append(
+            "If you would rather have allocations fail than processes killed, strict"
+            " accounting (`sysctl vm.overcommit_memory=2`) refuses memory commitments beyond"
+            " CommitLimit (swap + RAM x overcommit_ratio%); programs then see malloc fail and"
+            " must handle it. Mode 1 does the opposite: it never refuses."
+        )
     else:
         verdict = (
             f"The kernel OOM killer killed {who}." if event.victim is not None else

@@ -1,0 +1,111 @@
+"""Explanations: correct per the kernel docs, fitted to the case, never the common myths."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import pytest
+
+from oomkit.explain import explain, human_kb
+from oomkit.kernel_log import parse_stream
+from oomkit.models import OomEvent
+from oomkit.owner import owner_of
+from tests.conftest import KERNEL_LOGS, fixture_logs
+
+# Claims that are wrong for current kernels (docs/kernel-oom.md section 7).
+MYTHS = [
+    r"(?<![\d.])3 ?%", "root processes", "growth rate raises", "grows fastest", "score is 0",
+    "mode 1 is strict", "overcommit_memory=1 refuses", "memory.high kill", "failcnt counts",
+    "sacrifice child on this kernel",
+]
+
+
+def events(name: str) -> list[OomEvent]:
+    with (KERNEL_LOGS / name).open("rb") as f:
+        return list(parse_stream(f, name))
+
+
+@pytest.mark.parametrize("path", fixture_logs(), ids=lambda p: p.name)
+def test_no_myths_in_any_explanation(path: object) -> None:
+    for e in events(path.name):  # type: ignore[attr-defined]
+        x = explain(e, owner=owner_of(e.memcg), cgroup_version=1)
+        text = " ".join([x.headline, x.verdict, *x.details, *x.remedies]).lower()
+        assert x.verdict
+        for myth in MYTHS:
+            assert re.search(myth.lower(), text) is None, (path, myth)
+
+
+def test_memcg_kill_names_the_cgroup_limit_and_how_to_raise_it_on_v1() -> None:
+    (e,) = events("local-6.18-memcg-v1-3tasks-adj500-dmesg.log")
+    x = explain(e, cgroup_version=1)
+    assert "/oomkit-fixture-3tasks reached its limit of 64.0 MiB" in x.verdict
+    assert "not out of memory" in x.verdict
+    assert any("memory.limit_in_bytes" in r for r in x.remedies)
+    assert any("oom_score_adj of 500 made it a preferred victim" in d for d in x.details)
+    assert any("grower (pid 3903)" in d and "not the victim" in d for d in x.details)
+    assert any("total-vm" in d and "not memory in use" in d for d in x.details)
+
+
+def test_v2_remedy_uses_memory_max() -> None:
+    (e,) = events("local-6.18-memcg-v1-3tasks-adj500-dmesg.log")
+    x = explain(e, cgroup_version=2)
+    assert any("/sys/fs/cgroup/oomkit-fixture-3tasks/memory.max" in r for r in x.remedies)
+
+
+def test_owner_specific_remedies() -> None:
+    (e,) = events("local-6.18-memcg-v1-3tasks-adj500-dmesg.log")
+    docker = replace(e, memcg="/system.slice/docker-" + "a" * 64 + ".scope")
+    x = explain(docker, owner=owner_of(docker.memcg))
+    assert any("docker update --memory" in r for r in x.remedies)
+    unit = replace(e, memcg="/system.slice/postgresql.service")
+    x = explain(unit, owner=owner_of(unit.memcg))
+    assert any("systemctl set-property postgresql.service MemoryMax=" in r for r in x.remedies)
+    pod = replace(e, memcg="/kubepods/burstable/pod0b7c2a7e-1111-2222-3333-444455556666/" + "b" * 64)
+    x = explain(pod, owner=owner_of(pod.memcg))
+    assert any("resources.limits.memory" in r for r in x.remedies)
+
+
+def test_adj_has_no_effect_in_a_tiny_cgroup() -> None:
+    (e,) = events("public-3.13-ubuntu-memcg-legacy-task-in-cadvisor.log")  # 980 kB limit
+    assert e.victim is not None
+    tiny = replace(e, victim=replace(e.victim, oom_score_adj=500), page_size_kb=4)
+    x = explain(tiny)
+    assert any("had no effect" in d for d in x.details)
+
+
+def test_global_oom_without_swap_suggests_swap_and_explains_overcommit_correctly() -> None:
+    (e,) = events("public-6.9-nixos-dmesg-grep-oom-filtered.log")[:1]
+    x = explain(replace(e, total_swap_kb=0))
+    assert "whole machine ran out of memory" in x.verdict
+    assert any("Add swap" in r for r in x.remedies)
+    overcommit = next(r for r in x.remedies if "overcommit_memory=2" in r)
+    assert "Mode 1 does the opposite: it never refuses" in overcommit
+
+
+def test_sysrq_is_not_called_a_shortage() -> None:
+    (e,) = events("public-5.13-ubuntu-sysrq-manual-oom-oomanalyser.log")
+    x = explain(e)
+    assert x.headline == "OOM killer forced by sysrq"
+    assert "did not necessarily run out" in x.verdict
+
+
+def test_panic_explanations_differ_by_cause() -> None:
+    (no_killable,) = events("public-3.19-global-panic-no-killable-all-adj-1000.log")
+    assert "found no process it was allowed to kill" in explain(no_killable).verdict
+    (sysctl,) = events("public-3.x-centos-sysrq-panic-on-oom-syslogd-wall.log")
+    assert "vm.panic_on_oom is set" in explain(sysctl).verdict
+
+
+def test_userspace_killers_are_not_blamed_on_the_kernel() -> None:
+    (e,) = events("public-systemd-oomd-249-journal-killed-due-to-memory-pressure.log")
+    x = explain(e, owner=owner_of(e.memcg))
+    assert x.verdict.startswith("systemd-oomd killed every process of the cgroup")
+    assert "kernel OOM killer was not involved" in x.verdict
+
+
+def test_human_sizes() -> None:
+    assert human_kb(None) == "?"
+    assert human_kb(512) == "512 KiB"
+    assert human_kb(20480) == "20.0 MiB"
+    assert human_kb(3 * 1024 * 1024) == "3.0 GiB"
