@@ -189,3 +189,16 @@ def test_multi_member_gzip_reads_every_member() -> None:
     while n := reader.readinto(buf):
         out += buf[:n]
     assert bytes(out) == data
+
+
+def test_unreadable_file_says_how_to_get_access(tmp_path: Path) -> None:
+    require_root()
+    secret = tmp_path / "kern.log"
+    secret.write_bytes(LOCAL.read_bytes() if LOCAL.exists() else b"x\n")
+    secret.chmod(0o600)
+    tmp_path.chmod(0o755)
+    code, stdout, stderr = _main_as(65534, ["why", "--file", str(secret)])
+    assert "Traceback" not in stderr
+    assert code == 1
+    assert stderr.strip() == f"oomkit: {secret}: permission denied; run as root or add yourself to group adm"
+    assert stdout == ""

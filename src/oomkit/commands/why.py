@@ -56,9 +56,10 @@ def command(
     for line in sources_text(result, prefix="oomkit: " if explicit else "note: "):
         click.echo(line, err=True)
     if not result.kills:
-        if not explicit and result.sources and all(s.status != "read" for s in result.sources):
-            click.echo("oomkit: no log could be read (see the notes above); run as root or"
-                       " pass --file", err=True)
+        if result.sources and all(s.status != "read" for s in result.sources):
+            if not explicit:
+                click.echo("oomkit: no log could be read (see the notes above); run as root or"
+                           " pass --file", err=True)
             return 1
         for line in no_kills_text(result, tz):
             click.echo(line)
