@@ -456,13 +456,6 @@ class Assembler:
             rep.task_in = rec
         elif isinstance(rec, r.TableHeader):
             rep.columns = rec.columns
-        elif isinstance(rec, r.Row):
-            if rep.columns is not None:
-                row = _row(rep.columns, rec)
-                if row is None:
-                    rep.bad_rows += 1
-                else:
-                    rep.rows.append(row)
         elif isinstance(rec, r.Summary):
             rep.summary = rec
         elif isinstance(rec, r.KillScore):
