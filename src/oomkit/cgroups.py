@@ -22,8 +22,8 @@ point everything at a fake tree under ``tests/data/sys/<case>/fs/cgroup``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from oomkit import procfs
 from oomkit.models import CgroupMemory, CgroupNow
@@ -31,10 +31,11 @@ from oomkit.models import CgroupMemory, CgroupNow
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 _LIVE_PREFIX = "/sys/fs/cgroup"
 LONG_MAX = 2**63 - 1
+_V1_FLAGS = frozenset({"rw", "ro", "xattr", "noprefix", "clone_children", "cpuset_v2_mode",
+                       "favordynmods", "nosuid", "nodev", "noexec", "relatime"})
 
 
-@dataclass(frozen=True, slots=True)
-class Hierarchy:
+class Hierarchy(NamedTuple):
     """A mounted cgroup hierarchy."""
 
     version: int  # 1 or 2
@@ -69,9 +70,11 @@ def hierarchies(proc_root: Path = procfs.PROC, cgroup_root: Path = CGROUP_ROOT) 
         if m.fstype == "cgroup2":
             found.append(Hierarchy(2, local, m.root, None, "memory" in _controllers(local)))
         else:
-            opts = set(m.super_options)
+            # v1 super options: rw/ro, flags, "name=..." and the bound controllers,
+            # which are what /proc/PID/cgroup lists for this hierarchy.
+            opts = [o for o in m.super_options if o not in _V1_FLAGS and "=" not in o]
             name = next((o for o in m.super_options if o.startswith("name=")), None)
-            ctrl = "memory" if "memory" in opts else (name or next(iter(sorted(opts)), None))
+            ctrl = "memory" if "memory" in opts else (name or (opts[0] if opts else None))
             found.append(Hierarchy(1, local, m.root, ctrl, "memory" in opts))
     if found:
         return found
@@ -128,10 +131,14 @@ def _join(h: Hierarchy, rel: str) -> str:
     return f"{root}/{rel}" if rel else (h.root or "/")
 
 
-def _walk(h: Hierarchy) -> list[tuple[str, Path]]:
-    """Every cgroup under the mount, as (path, directory), parents before children."""
+def _walk(h: Hierarchy, under: str | None = None) -> list[tuple[str, Path]]:
+    """Every cgroup under the mount (or under ``under``), as (path, directory), parents first."""
     out: list[tuple[str, Path]] = []
-    stack: list[tuple[str, str]] = [("", str(h.mount))]
+    start = directory(h, under) if under is not None else h.mount
+    if start is None:
+        return out
+    rel0 = str(start.relative_to(h.mount)) if start != h.mount else ""
+    stack: list[tuple[str, str]] = [(rel0, str(start))]
     while stack:
         rel, d = stack.pop()
         out.append((_join(h, rel), Path(d)))
@@ -152,18 +159,11 @@ def pids_by_cgroup(h: Hierarchy, under: str | None = None) -> dict[int, str]:
     back to /proc/PID/cgroup for those.
     """
     out: dict[int, str] = {}
-    for path, d in _walk(h):
-        if under is not None and not _within(path, under):
-            continue
+    for path, d in _walk(h, under):
         text = procfs.read_optional(d / "cgroup.procs")
         for word in (text or "").split():
             out.setdefault(int(word), path)
     return out
-
-
-def _within(path: str, ancestor: str) -> bool:
-    a = ancestor.rstrip("/")
-    return not a or path == a or path.startswith(a + "/")
 
 
 def _bytes(text: str | None, page_size: int) -> int | None:
@@ -270,8 +270,11 @@ def chain(h: Hierarchy, path: str, page_size: int = procfs.PAGE_SIZE) -> list[Cg
 
 def limited(h: Hierarchy, page_size: int = procfs.PAGE_SIZE) -> list[CgroupMemory]:
     """Every cgroup in the hierarchy with a memory limit of its own, parents first."""
+    name = "memory.max" if h.version == 2 else "memory.limit_in_bytes"
     out = []
-    for path, _d in _walk(h):
+    for path, d in _walk(h):
+        if _bytes(procfs.read_optional(d / name), page_size) is None:
+            continue  # read the other files only for the few cgroups with a limit
         cg = read_memory(h, path, page_size)
         if cg is not None and cg.limit_bytes is not None:
             out.append(cg)

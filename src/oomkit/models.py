@@ -454,3 +454,140 @@ class KillRecord:
     warnings: tuple[WarningRecord, ...]
     growth_kb_s: float | None  # robust trend of the victim's RSS + swap over the timeline
     detected_by: str | None = None  # "kmsg", "counter" (no log line), None = only in the logs
+
+
+# --- job supervision (oomkit run, [programs.NAME], oomkit ctl) -----------------------------------
+
+
+class JobState(str, Enum):
+    """The states of a supervised job: Supervisor's ``ProcessStates`` without UNKNOWN.
+
+    The allowed transitions and their labels are in ``oomkit.supervise.states``.
+    """
+
+    STOPPED = "STOPPED"  # not running, by request (or never started)
+    STARTING = "STARTING"  # spawned; not yet up for ``startsecs``
+    RUNNING = "RUNNING"  # up for at least ``startsecs``
+    BACKOFF = "BACKOFF"  # waiting out a restart delay
+    STOPPING = "STOPPING"  # stop signal sent; waiting for the exit (SIGKILL after stopwaitsecs)
+    EXITED = "EXITED"  # exited from RUNNING and the policy does not restart it
+    FATAL = "FATAL"  # gave up: cannot be started, or the restart policy's bound was reached
+
+
+class RestartPolicy(str, Enum):
+    """When an exit from RUNNING is followed by a restart.
+
+    ``NEVER``/``UNEXPECTED``/``ALWAYS`` are Supervisor's ``autorestart``
+    false/unexpected/true; ``ON_OOM`` restarts only after an OOM kill (kernel or
+    userspace killer).
+    """
+
+    NEVER = "no"
+    UNEXPECTED = "on-failure"
+    ON_OOM = "on-oom"
+    ALWAYS = "always"
+
+
+class ExitCause(str, Enum):
+    """Why a job's main process ended (see docs/supervise.md "Classification")."""
+
+    EXIT = "exit"  # exit(2) with a code
+    OOM_KILL = "oom_kill"  # the kernel OOM killer (memcg or global)
+    USERSPACE_KILL = "userspace_kill"  # earlyoom, systemd-oomd, nohang, oomd
+    SIGNAL = "signal"  # another signal from outside (or oomkit's own stop)
+    CRASH = "crash"  # SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS, SIGTRAP, or a core dump
+
+
+@dataclass(frozen=True, slots=True)
+class BackoffPolicy:
+    """Restart delays: ``initial * factor**(n-1)``, capped at ``maximum``, minus up to ``jitter``.
+
+    ``reset_after``: a job that stayed up this long before exiting starts
+    counting from the first delay again.
+    """
+
+    initial_s: float = 1.0
+    maximum_s: float = 300.0
+    factor: float = 2.0
+    jitter: float = 0.2  # fraction of the delay removed at random (0 = none)
+    reset_after_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramSpec:
+    """One supervised program: ``[programs.NAME]`` or the flags of ``oomkit run``.
+
+    Keys and defaults follow Supervisor's ``[program:x]`` where it has one
+    (docs/supervise.md has the table); memory settings are in bytes, None = unset.
+    """
+
+    name: str
+    command: tuple[str, ...]
+    directory: str | None = None
+    user: str | None = None
+    environment: tuple[tuple[str, str], ...] = ()
+    umask: int | None = None
+    autostart: bool = True
+    autorestart: RestartPolicy = RestartPolicy.UNEXPECTED
+    exitcodes: tuple[int, ...] = (0,)
+    startsecs: float = 1.0
+    startretries: int = 3
+    stopsignal: int = 15  # SIGTERM
+    stopwaitsecs: float = 10.0
+    stopasgroup: bool = True
+    killasgroup: bool = True
+    memory_max: int | None = None
+    memory_high: int | None = None
+    swap_max: int | None = None
+    oom_score_adj: int | None = None
+    backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
+    oom_backoff: BackoffPolicy | None = None  # None: the same as ``backoff``
+    oom_max_in_row: int | None = 3  # FATAL after this many OOM kills in a row; None = no bound
+    max_restarts: int | None = None  # FATAL after this many restarts in a row; None = no bound
+    log_file: str | None = None  # None: <log dir>/<name>.log
+    log_maxbytes: int = 50 << 20
+    log_backups: int = 10
+    killer_logs: tuple[str, ...] = ()  # files where userspace OOM killers log (besides the journal)
+    stdin_inherit: bool = False  # `oomkit run` passes its stdin through
+
+
+@dataclass(frozen=True, slots=True)
+class JobExit:
+    """One exit of a job's main process, classified, with its evidence."""
+
+    name: str
+    pid: int
+    cause: ExitCause
+    exit_code: int | None  # WEXITSTATUS, when it exited
+    signal: int | None  # WTERMSIG, when a signal ended it
+    core_dumped: bool
+    memcg: str | None  # the job's cgroup as the kernel prints it
+    peak_rss_kb: int | None  # ru_maxrss of the main process (getrusage(2): kilobytes)
+    memcg_peak_kb: int | None  # the cgroup's high-water mark (v1 max_usage_in_bytes, v2 memory.peak)
+    oom_kills: int | None  # the cgroup's oom_kill counter delta over the run
+    wall_s: float  # how long the run lasted (monotonic)
+    started: datetime
+    ended: datetime
+    killer: str | None = None  # "kernel", "earlyoom", ... for oom_kill / userspace_kill
+    detail: str = ""  # one line: what happened, in words
+    evidence: tuple[str, ...] = ()  # the facts the cause rests on
+    event: OomEvent | None = None  # the matching kernel or killer log event
+    expected: bool = False  # oomkit stopped it (stop, restart, shutdown)
+
+
+@dataclass(frozen=True, slots=True)
+class JobStatus:
+    """What ``oomkit ctl status`` shows for one program."""
+
+    name: str
+    state: JobState
+    pid: int | None
+    uptime_s: float | None
+    rss_kb: int | None  # the cgroup's usage now (or the main process's VmRSS without a cgroup)
+    peak_kb: int | None  # the cgroup's high-water mark (or VmHWM)
+    limit_bytes: int | None
+    restarts: int  # restarts since the supervisor started
+    last_exit: JobExit | None
+    reason: str | None  # why it is in BACKOFF / FATAL / EXITED
+    memcg: str | None
+    backoff_left_s: float | None = None

@@ -1,9 +1,11 @@
-"""/proc: pure parsers over file text, thin readers over a root path, and a fast whole-system scan.
+"""/proc: pure parsers over file text and thin readers over a root path.
 
 Parsers (``parse_*``) take the text (or bytes) of one file and never do I/O.
 Readers take ``proc_root`` (default ``/proc``) so tests can point them at a
 fake tree under ``tests/data/proc/<case>/``; they translate ``OSError`` into
-``errors.ProcessGone`` / ``errors.AccessDenied`` once, here.
+``errors.ProcessGone`` / ``errors.AccessDenied`` once, here. The whole-system
+scan is in procscan.py. Parse results are NamedTuples: cheap to build by the
+thousand (a frozen dataclass costs several times more) and immutable.
 
 File formats are from proc(5) and the kernel functions that print them:
 ``/proc/PID/status`` (fs/proc/array.c ``proc_pid_status`` + fs/proc/task_mmu.c
@@ -17,12 +19,14 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from oomkit.errors import AccessDenied, OomkitError, ParseError, ProcessGone
-from oomkit.models import ProcessSnapshot
+
+if TYPE_CHECKING:
+    from oomkit.models import ProcessSnapshot
 
 PROC = Path("/proc")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -32,8 +36,7 @@ _RDONLY = os.O_RDONLY | os.O_CLOEXEC
 # --- pure parsers -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ProcStatus:
+class ProcStatus(NamedTuple):
     """The fields of /proc/PID/status that OOM scoring needs. kB unless named otherwise.
 
     ``has_mm`` is False for kernel threads and zombies: ``proc_pid_status`` prints
@@ -53,7 +56,8 @@ class ProcStatus:
     pte_kb: int
 
 
-def _unescape_comm(raw: bytes) -> str:
+def unescape_comm(raw: bytes) -> str:
+    """The Name: of a status file as text (the kernel escapes '\\n' and '\\\\')."""
     # proc_task_name() escapes only '\n' and '\\' in the Name: line
     # (seq_escape_str(..., ESCAPE_SPACE | ESCAPE_SPECIAL, "\n\\")).
     if b"\\" in raw:
@@ -74,41 +78,73 @@ def _status_kb(data: bytes, key: bytes) -> int | None:
     return int(value)
 
 
+# The lines parse_status needs, in the order proc_pid_status() prints them: Name,
+# (Umask since 4.7), State, Tgid, Ngid, Pid, PPid, TracerPid, Uid (task_state), then
+# task_mem()'s block: ... RssAnon, RssFile, RssShmem (4.5+), VmData, VmStk, VmExe,
+# VmLib, VmPTE, (VmPMD 4.0-4.14), VmSwap. Two anchored regexes read them in ~5 us;
+# anything unexpected falls back to the key-by-key search.
+_HEAD = re.compile(rb"Name:\t([^\n]*)\n(?:[^\n]*\n){0,2}?State:\t(\S)[^\n]*\n"
+                   rb"(?:[^\n]*\n){0,6}?Uid:\t(\d+)")
+_MEM = re.compile(rb"\nRssAnon:\t *(\d+) kB\nRssFile:\t *(\d+) kB\nRssShmem:\t *(\d+) kB\n"
+                  rb"(?:[^\n]*\n){0,6}?VmPTE:\t *(\d+) kB\n(?:[^\n]*\n){0,2}?VmSwap:\t *(\d+) kB")
+
+
+def status_fields(data: bytes) -> tuple[bytes, bytes, int, int, int, int, int, int] | None:
+    """Fast path of parse_status: (name, state, uid, anon, file, shmem, swap, pte) in kB,
+    or None when the regexes do not fit (no mm, or an unfamiliar layout)."""
+    head = _HEAD.match(data)
+    if head is None:
+        return None
+    mem = _MEM.search(data, head.end())
+    if mem is None:
+        return None
+    a, f, sh, pte, sw = mem.groups()
+    return (head.group(1), head.group(2), int(head.group(3)), int(a), int(f), int(sh),
+            int(sw), int(pte))
+
+
 def parse_status(data: bytes | str) -> ProcStatus:
-    """Parse /proc/PID/status. Finds only the lines it needs, so it is cheap on 5,000 PIDs."""
+    """Parse /proc/PID/status: name, state, real uid, threads and the memory counters."""
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogateescape")
     if not data.startswith(b"Name:\t"):
         raise ParseError(f"status: expected 'Name:' first, got {data[:20]!r}")
+    threads = _status_kb(data, b"\nThreads:\t") or 1
+    fast = status_fields(data)
+    if fast is not None:
+        name, state, uid, anon, file_, shmem, swap, pte = fast
+        return ProcStatus(unescape_comm(name), state.decode(), uid, threads, True, anon,
+                          file_, shmem, swap, pte)
     end = data.find(b"\n")
-    name = _unescape_comm(data[6:end])
+    name_s = unescape_comm(data[6:end])
     i = data.find(b"\nState:\t")
-    state = chr(data[i + 8]) if i >= 0 else "?"
+    state_s = chr(data[i + 8]) if i >= 0 else "?"
     i = data.find(b"\nUid:\t")
     if i < 0:
-        raise ParseError(f"status of {name!r}: no Uid: line")
+        raise ParseError(f"status of {name_s!r}: no Uid: line")
     uid = int(data[i + 6 : data.find(b"\t", i + 6)])
-    threads = _status_kb(data, b"\nThreads:\t") or 1
-    anon = _status_kb(data, b"\nRssAnon:\t")
-    if anon is None:
+    anon_kb = _status_kb(data, b"\nRssAnon:\t")
+    if anon_kb is None:
         rss = _status_kb(data, b"\nVmRSS:\t")
         if rss is None:  # no mm: kernel thread or zombie
-            return ProcStatus(name, state, uid, threads, False, 0, 0, 0, 0, 0)
+            return ProcStatus(name_s, state_s, uid, threads, False, 0, 0, 0, 0, 0)
         # Before 4.5 (no RssAnon/RssFile/RssShmem) only the total is known; the
         # badness needs only the total, so it is reported as anonymous memory.
-        anon, file_, shmem = rss, 0, 0
+        anon_kb, file_kb, shmem_kb = rss, 0, 0
     else:
-        file_ = _status_kb(data, b"\nRssFile:\t") or 0
-        shmem = _status_kb(data, b"\nRssShmem:\t") or 0
-    swap = _status_kb(data, b"\nVmSwap:\t") or 0
+        file_kb = _status_kb(data, b"\nRssFile:\t") or 0
+        shmem_kb = _status_kb(data, b"\nRssShmem:\t") or 0
+    swap_kb = _status_kb(data, b"\nVmSwap:\t") or 0
     # VmPTE = mm_pgtables_bytes(mm) >> 10 (task_mem). pgtables_bytes counts whole
     # page-table pages, so VmPTE * 1024 // PAGE_SIZE equals pgtables_bytes / PAGE_SIZE.
-    pte = _status_kb(data, b"\nVmPTE:\t") or 0
-    return ProcStatus(name, state, uid, threads, True, anon, file_, shmem, swap, pte)
+    # (4.0-4.14 printed PTE pages only and PMD pages as VmPMD, which their badness also
+    # counted; those few pages are ignored here.)
+    pte_kb = _status_kb(data, b"\nVmPTE:\t") or 0
+    return ProcStatus(name_s, state_s, uid, threads, True, anon_kb, file_kb, shmem_kb, swap_kb,
+                      pte_kb)
 
 
-@dataclass(frozen=True, slots=True)
-class ProcStat:
+class ProcStat(NamedTuple):
     """A few fields of /proc/PID/stat (proc(5) numbering in comments)."""
 
     pid: int  # (1)
@@ -169,8 +205,7 @@ def parse_vmstat(text: str) -> dict[str, int]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class PsiLine:
+class PsiLine(NamedTuple):
     """One PSI line: % of wall time stalled over 10/60/300 s, and total stall in microseconds."""
 
     avg10: float
@@ -179,8 +214,7 @@ class PsiLine:
     total_us: int
 
 
-@dataclass(frozen=True, slots=True)
-class Pressure:
+class Pressure(NamedTuple):
     """/proc/pressure/<resource> (Documentation/accounting/psi.rst). ``full`` may be absent (cpu)."""
 
     some: PsiLine
@@ -220,8 +254,7 @@ def _unoctal(field: str) -> str:
     return "".join(out)
 
 
-@dataclass(frozen=True, slots=True)
-class SwapDevice:
+class SwapDevice(NamedTuple):
     """A line of /proc/swaps. Sizes in kB; a higher priority is used first."""
 
     filename: str
@@ -242,8 +275,7 @@ def parse_swaps(text: str) -> tuple[SwapDevice, ...]:
     return tuple(out)
 
 
-@dataclass(frozen=True, slots=True)
-class Mount:
+class Mount(NamedTuple):
     """One line of /proc/PID/mountinfo."""
 
     root: str  # the path inside the filesystem that is mounted (e.g. a cgroup subtree)
@@ -266,8 +298,7 @@ def parse_mountinfo(text: str) -> tuple[Mount, ...]:
     return tuple(out)
 
 
-@dataclass(frozen=True, slots=True)
-class CgroupLine:
+class CgroupLine(NamedTuple):
     """A line of /proc/PID/cgroup: ``hierarchy-ID:controller-list:path`` (v2: ``0::path``)."""
 
     hierarchy_id: int
@@ -411,85 +442,8 @@ def list_pids(proc_root: Path = PROC) -> list[int]:
     return sorted(int(n) for n in names if n.isdigit())
 
 
-# --- the whole-system scan ----------------------------------------------------------------------
+def scan_processes(proc_root: Path = PROC, **kwargs: Any) -> list[ProcessSnapshot]:
+    """procscan.scan_processes (the scan moved there; kept here for existing callers)."""
+    from oomkit.procscan import scan_processes as scan
 
-
-def _thread_with_mm(base: str, status: ProcStatus) -> ProcStatus | None:
-    """A zombie thread-group leader whose other threads still run: the kernel's
-    find_lock_task_mm() scores the mm of any live thread, so read one of theirs."""
-    try:
-        tids = sorted(os.listdir(base + "task"), key=int)
-    except OSError:
-        return None
-    for tid in tids:
-        try:
-            found = parse_status(read_bytes(f"{base}task/{tid}/status"))
-        except OomkitError:
-            continue
-        if found.has_mm:
-            return ProcStatus(status.name, status.state, status.uid, status.threads, True,
-                              found.anon_kb, found.file_kb, found.shmem_kb, found.swap_kb,
-                              found.pte_kb)
-    return None
-
-
-def scan_processes(
-    proc_root: Path = PROC,
-    *,
-    pids: Iterable[int] | None = None,
-    cgroups: Mapping[int, str] | None = None,
-    cgroup_from_file: Callable[[tuple[CgroupLine, ...]], str | None] | None = None,
-    with_cmdline: bool = False,
-) -> list[ProcessSnapshot]:
-    """Every process that has memory (kernel threads and zombies excluded), in PID order.
-
-    Per PID this reads two files: ``status`` (name, uid and every memory counter
-    in one read) and ``oom_score_adj``. The cgroup comes from ``cgroups``
-    (pid -> path, prefetched from cgroup.procs files by the caller) and only for
-    PIDs missing there from ``/proc/PID/cgroup`` through ``cgroup_from_file``.
-    PIDs that vanish or cannot be read are skipped silently.
-    """
-    root = str(proc_root)
-    numbers = list_pids(proc_root) if pids is None else sorted(set(pids))
-    out: list[ProcessSnapshot] = []
-    read = os.read
-    for pid in numbers:
-        base = f"{root}/{pid}/"
-        try:
-            fd = os.open(base + "status", _RDONLY)
-            try:
-                raw = read(fd, 16384)
-            finally:
-                os.close(fd)
-            fd = os.open(base + "oom_score_adj", _RDONLY)
-            try:
-                adj = int(read(fd, 32))
-            finally:
-                os.close(fd)
-            st = parse_status(raw)
-        except (OSError, ValueError, ParseError):
-            continue  # vanished, unreadable, or half-written by an exiting task
-        if not st.has_mm:
-            if st.state != "Z" or st.threads < 2:
-                continue
-            found = _thread_with_mm(base, st)
-            if found is None:
-                continue
-            st = found
-        cgroup = cgroups.get(pid) if cgroups is not None else None
-        if cgroup is None and cgroup_from_file is not None:
-            try:
-                cgroup = cgroup_from_file(read_cgroup(pid, proc_root))
-            except OomkitError:
-                cgroup = None
-        cmdline = None
-        if with_cmdline:
-            try:
-                cmdline = read_cmdline(pid, proc_root)
-            except OomkitError:
-                cmdline = ""
-        out.append(ProcessSnapshot(
-            pid, st.name, st.uid, st.state, st.anon_kb, st.file_kb, st.shmem_kb, st.swap_kb,
-            st.pte_kb, adj, cgroup, cmdline, len(out),
-        ))
-    return out
+    return scan(proc_root, **kwargs)

@@ -139,28 +139,37 @@ def rank(
     so the task scanned *last* wins; older kernels kept the earlier one. Tasks the
     kernel never picks come last, largest first, with ``rank`` None.
     """
-    scored = []
-    for p in processes:
-        b = badness(p, totalpages, era=era, page_size=page_size, init_pid=init_pid)
-        scored.append((p, b))
-    later_wins = era is Era.V5_9
-    eligible = sorted(
-        (x for x in scored if x[1] is not None),
-        key=lambda x: (x[1], x[0].scan_index if later_wins else -x[0].scan_index),
-        reverse=True,
-    )
-    never = sorted((x for x in scored if x[1] is None),
-                   key=lambda x: memory_pages(x[0], page_size), reverse=True)
+    page_kb = page_size // 1024
+    step = totalpages // 1000
     huge_pages = totalpages * huge_fraction
+    modern = era is Era.V5_9
+    eligible: list[tuple[int, int, ProcessSnapshot, int]] = []
+    never: list[tuple[int, ProcessSnapshot]] = []
+    for p in processes:
+        # memory_pages() inlined: this loop runs once per process on every refresh.
+        mem = (p.anon_rss_kb + p.file_rss_kb + p.shmem_rss_kb + p.swap_kb) // page_kb \
+            + p.pgtables_kb * 1024 // page_size
+        if p.pid == init_pid or p.oom_score_adj == OOM_SCORE_ADJ_MIN:
+            never.append((mem, p))
+        elif modern:
+            eligible.append((mem + p.oom_score_adj * step, p.scan_index, p, mem))
+        else:
+            b = badness(p, totalpages, era=era, page_size=page_size, init_pid=init_pid)
+            eligible.append((b or 0, -p.scan_index, p, mem))
+    # >= 5.9: an equal score replaces the choice, so the later-scanned task ranks first.
+    eligible.sort(key=lambda x: (x[0], x[1]), reverse=True)
+    never.sort(key=lambda x: x[0], reverse=True)
     out = []
-    for i, (p, b) in enumerate(eligible + never):
-        protected = p.oom_score_adj < 0
+    for i, (b, _order, p, mem) in enumerate(eligible):
+        adj = p.oom_score_adj
         out.append(RankedProcess(
-            process=p, badness=b, score=oom_score(b, totalpages, era),
-            rank=i + 1 if b is not None else None,
-            protected=protected, never_kill=p.oom_score_adj == OOM_SCORE_ADJ_MIN,
-            huge_protected=protected and memory_pages(p, page_size) >= huge_pages,
+            p, b, oom_score(b, totalpages, era), i + 1, adj < 0, False,
+            adj < 0 and mem >= huge_pages,
         ))
+    for mem, p in never:
+        adj = p.oom_score_adj
+        out.append(RankedProcess(p, None, 0, None, adj < 0, adj == OOM_SCORE_ADJ_MIN,
+                                 adj < 0 and mem >= huge_pages))
     return out
 
 
@@ -207,9 +216,11 @@ def explain(
     if step == 0 and p.oom_score_adj:
         lines.append("totalpages is under 1000, so oom_score_adj has no effect here.")
     if r.rank == 1:
-        nxt = ranked[1] if len(ranked) > 1 and ranked[1].badness is not None else None
-        lead = (f", {_mib(r.badness - nxt.badness, page_size)} ahead of PID "  # type: ignore[operator]
-                f"{nxt.process.pid} ({nxt.process.name})") if nxt else ""
+        nxt = ranked[1] if len(ranked) > 1 else None
+        lead = ""
+        if nxt is not None and nxt.badness is not None and r.badness is not None:
+            lead = (f", {_mib(r.badness - nxt.badness, page_size)} ahead of PID "
+                    f"{nxt.process.pid} ({nxt.process.name})")
         lines.append(f"Rank 1: the next victim{lead}.")
     else:
         above = ranked[index - 1]

@@ -1,6 +1,6 @@
 """Who dies next: the query behind `oomkit top` (and, later, the web UI and metrics).
 
-``top_by_oom_score()`` reads every process once (procfs.scan_processes), ranks
+``top_by_oom_score()`` reads every process once (procscan.scan_processes), ranks
 them with the kernel's badness (scoring.rank) over the system's totalpages, and
 ranks each process again inside the memory cgroup whose limit would kill it
 (``cgroups.oom_totalpages``). ``to_json()`` is the documented ``--json`` shape
@@ -13,18 +13,16 @@ import os
 import pwd
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from oomkit import cgroups, procfs, scoring
+from oomkit import cgroups, procfs, procscan, scoring
 from oomkit.errors import UsageError
 from oomkit.models import CgroupMemory, CgroupRank, Owner, ProcessSnapshot, RankedProcess
 from oomkit.owner import owner_of
 
 
-@dataclass(frozen=True, slots=True)
-class TopResult:
+class TopResult(NamedTuple):
     """A ranking: ``processes`` in kill order for ``scope`` ("system" or a cgroup path)."""
 
     processes: tuple[RankedProcess, ...]
@@ -38,8 +36,7 @@ class TopResult:
     notes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Machine:
+class Machine(NamedTuple):
     """Where to read from (fake trees in tests)."""
 
     proc_root: Path = procfs.PROC
@@ -58,12 +55,15 @@ def _domains(
 ) -> dict[int, CgroupRank]:
     """pid -> its rank inside the nearest ancestor cgroup that has a limit."""
     by_path = {cg.path: cg for cg in limited}
+    nearest: dict[str | None, str | None] = {}
     members: dict[str, list[ProcessSnapshot]] = {}
     for p in processes:
-        for path in reversed(cgroups.ancestry(p.cgroup or "/")):
-            if path in by_path:
-                members.setdefault(path, []).append(p)
-                break
+        if p.cgroup not in nearest:  # one ancestry walk per distinct cgroup, not per process
+            nearest[p.cgroup] = next((a for a in reversed(cgroups.ancestry(p.cgroup or "/"))
+                                      if a in by_path), None)
+        found = nearest[p.cgroup]
+        if found is not None:
+            members.setdefault(found, []).append(p)
     out: dict[int, CgroupRank] = {}
     for path, procs in members.items():
         cg = by_path[path]
@@ -94,9 +94,29 @@ def _growth(now: Sequence[RankedProcess], before: TopResult | None, t: float) ->
         prev = old.get(r.process.pid)
         if prev is not None and prev.name == r.process.name:
             delta = (r.process.rss_kb + r.process.swap_kb) - (prev.rss_kb + prev.swap_kb)
-            r = replace(r, growth_kb_s=delta / dt)
+            r = r._replace(growth_kb_s=delta / dt)
         out.append(r)
     return out
+
+
+def _scope(
+    memory: cgroups.Hierarchy | None, path: str, page_size: int
+) -> tuple[CgroupMemory, CgroupMemory | None, str | None]:
+    """The cgroup asked for, the cgroup whose limit would start its OOM (itself or the
+    nearest limited ancestor, None if there is none), and a note when they differ."""
+    if memory is None:
+        raise UsageError("--cgroup needs the memory controller, and none is mounted here")
+    cg = cgroups.read_memory(memory, path, page_size)
+    if cg is None:
+        raise UsageError(f"--cgroup {path}: no such memory cgroup under {memory.mount}")
+    if cg.limit_bytes is not None:
+        return cg, cg, None
+    chain = [c for c in cgroups.chain(memory, path, page_size) if c.limit_bytes is not None]
+    if chain:
+        return cg, chain[-1], (f"{path} has no memory limit of its own; ranked with the limit "
+                               f"of {chain[-1].path}, which would OOM first")
+    return cg, None, (f"{path} has no memory limit of its own or above it: a cgroup OOM "
+                      "cannot start there; ranked with RAM + swap")
 
 
 def take(
@@ -113,51 +133,38 @@ def take(
     vm_swappiness = int(procfs.read_sysctl("vm.swappiness", m.proc_root) or 60)
     h = cgroups.find_display(m.proc_root, m.cgroup_root)
     memory = h if h is not None and h.has_memory else None
-    notes: list[str] = []
-    scope_cg: CgroupMemory | None = None
-    pids = None
+    scope_cg = domain = None
+    note = None
     if cgroup is not None:
-        if memory is None:
-            raise UsageError("--cgroup needs the memory controller, and none is mounted here")
-        scope_cg = cgroups.read_memory(memory, cgroup, m.page_size)
-        if scope_cg is None:
-            raise UsageError(f"--cgroup {cgroup}: no such memory cgroup under {memory.mount}")
+        scope_cg, domain, note = _scope(memory, cgroup, m.page_size)
     by_pid = cgroups.pids_by_cgroup(h, under=cgroup) if h is not None else {}
-    if cgroup is not None:
-        pids = list(by_pid)
     t = clock()
-    procs = procfs.scan_processes(
-        m.proc_root, pids=pids, cgroups=by_pid,
+    procs = procscan.scan_processes(
+        m.proc_root, pids=list(by_pid) if cgroup is not None else None, cgroups=by_pid,
         cgroup_from_file=(lambda lines: cgroups.path_of(h, lines)) if h is not None else None,
         with_cmdline=with_cmdline,
     )
-    totalpages = system_tp
-    if scope_cg is not None:
-        domain = scope_cg
-        if scope_cg.limit_bytes is None:
-            chain = [c for c in cgroups.chain(memory, scope_cg.path, m.page_size)  # type: ignore[arg-type]
-                     if c.limit_bytes is not None]
-            domain = chain[-1] if chain else scope_cg
-            notes.append(f"{scope_cg.path} has no memory limit of its own; "
-                         + (f"ranked with the limit of {domain.path}, which would OOM first"
-                            if chain else "a cgroup OOM cannot start there; ranked with RAM + swap"))
-        if domain.limit_bytes is not None:
-            totalpages = cgroups.oom_totalpages(domain, swap_pages, vm_swappiness, m.page_size)
-    ranked = scoring.rank(procs, totalpages, era=era, page_size=m.page_size)
-    if totalpages != system_tp:  # the score column stays on the /proc/PID/oom_score scale
-        ranked = [replace(r, score=scoring.oom_score(
-            scoring.badness(r.process, system_tp, era=era, page_size=m.page_size), system_tp, era))
-            for r in ranked]
-    elif memory is not None:
-        limited = cgroups.limited(memory, m.page_size)
+    if domain is not None:  # a cgroup OOM: its limit is totalpages; scores stay on /proc's scale
+        tp = cgroups.oom_totalpages(domain, swap_pages, vm_swappiness, m.page_size)
+        ranked = scoring.rank(procs, tp, era=era, page_size=m.page_size)
+        of = sum(1 for r in ranked if r.rank is not None)
+        ranked = [r._replace(
+            score=scoring.oom_score(scoring.badness(r.process, system_tp, era=era,
+                                                       page_size=m.page_size), system_tp, era),
+            memcg=CgroupRank(domain.path, tp, r.rank, of, r.score) if r.rank else None,
+        ) for r in ranked]
+    else:
+        tp = system_tp
+        ranked = scoring.rank(procs, tp, era=era, page_size=m.page_size)
+        limited = cgroups.limited(memory, m.page_size) if memory is not None else []
         if limited:
             ranks = _domains(limited, procs, swap_pages, vm_swappiness, m, era)
-            ranked = [replace(r, memcg=ranks[r.process.pid]) if r.process.pid in ranks else r
+            ranked = [r._replace(memcg=ranks[r.process.pid]) if r.process.pid in ranks else r
                       for r in ranked]
     return TopResult(
         processes=tuple(_growth(ranked, previous, t)), scope=cgroup or "system",
-        totalpages=totalpages, system_totalpages=system_tp, page_size=m.page_size, era=era,
-        cgroup=scope_cg, taken_at=t, notes=tuple(notes),
+        totalpages=tp, system_totalpages=system_tp, page_size=m.page_size, era=era,
+        cgroup=scope_cg, taken_at=t, notes=(note,) if note else (),
     )
 
 
@@ -198,12 +205,20 @@ def owner(path: str | None) -> Owner | None:
     return _owners[path]
 
 
-def _owner_json(o: Owner | None) -> dict[str, Any] | None:
-    if o is None:
-        return None
-    return {k: v for k, v in (("kind", o.kind), ("name", o.name), ("unit", o.unit),
-                              ("container_id", o.container_id), ("pod_uid", o.pod_uid))
-            if v is not None}
+_owner_docs: dict[str | None, dict[str, Any] | None] = {}
+
+
+def _owner_json(path: str | None) -> dict[str, Any] | None:
+    """The ``owner`` object of a cgroup path (cached: thousands of processes share a few)."""
+    if path in _owner_docs:
+        return _owner_docs[path]
+    o = owner(path)
+    doc = None if o is None else {
+        k: v for k, v in (("kind", o.kind), ("name", o.name), ("unit", o.unit),
+                          ("container_id", o.container_id), ("pod_uid", o.pod_uid))
+        if v is not None}
+    _owner_docs[path] = doc
+    return doc
 
 
 def process_json(r: RankedProcess) -> dict[str, Any]:
@@ -215,7 +230,7 @@ def process_json(r: RankedProcess) -> dict[str, Any]:
         "oom_score_adj": p.oom_score_adj,
         "anon_rss_kb": p.anon_rss_kb, "file_rss_kb": p.file_rss_kb,
         "shmem_rss_kb": p.shmem_rss_kb, "swap_kb": p.swap_kb, "pgtables_kb": p.pgtables_kb,
-        "cgroup": p.cgroup, "owner": _owner_json(owner(p.cgroup)),
+        "cgroup": p.cgroup, "owner": _owner_json(p.cgroup),
         "protected": r.protected, "never_kill": r.never_kill,
         "protected_but_huge": r.huge_protected,
         "cgroup_rank": None, "growth_kb_s": None if r.growth_kb_s is None

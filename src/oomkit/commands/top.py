@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import click
 
-from oomkit import scoring
+from oomkit import cgroups, procfs, scoring
 from oomkit.errors import UsageError
 from oomkit.models import RankedProcess
-from oomkit.top import TopResult, owner, take, to_json, top_by_oom_score, user_name
+from oomkit.top import Machine, TopResult, owner, take, to_json, top_by_oom_score, user_name
 
 
 def _size(kb: int) -> str:
@@ -43,7 +45,7 @@ COLUMNS = ("#", "PID", "USER", "SCORE", "ADJ", "ANON", "FILE", "SHMEM", "SWAP", 
 
 def rows(result: TopResult, limit: int | None, cmdline: bool) -> list[tuple[str, ...]]:
     """The table cells, one tuple per process, in kill order."""
-    out = []
+    out: list[tuple[str, ...]] = []
     for r in result.processes[:limit]:
         p = r.process
         o = owner(p.cgroup)
@@ -77,7 +79,7 @@ def format_table(result: TopResult, limit: int | None = 20, cmdline: bool = Fals
     lines = [header(result)]
     for row in table:
         lines.append("  ".join(c.rjust(w) if j not in (2, len(widths) - 1, len(widths) - 2)
-                               else c.ljust(w) for j, (c, w) in enumerate(zip(row, widths)))
+                               else c.ljust(w) for j, (c, w) in enumerate(zip(row, widths, strict=False)))
                      + "  " + row[-1])
     hidden = len(result.processes) - len(cells)
     if hidden > 0:
@@ -105,13 +107,14 @@ def _rich_table(result: TopResult, limit: int | None, cmdline: bool) -> Any:
 
 
 def _watch(cgroup: str | None, cmdline: bool, interval: float, limit: int | None,
-           as_json: bool, count: int | None) -> None:
-    result = take(cgroup=cgroup, with_cmdline=cmdline)
-    if as_json:
+           as_json: bool, count: int | None, machine: Machine) -> None:
+    result = take(cgroup=cgroup, with_cmdline=cmdline, machine=machine)
+    if as_json:  # one JSON document per line and refresh
         for i in range(count or sys.maxsize):
             if i:
                 time.sleep(interval)
-                result = take(cgroup=cgroup, with_cmdline=cmdline, previous=result)
+                result = take(cgroup=cgroup, with_cmdline=cmdline, previous=result,
+                              machine=machine)
             click.echo(json.dumps(to_json(result), separators=(",", ":")))
         return
     from rich.live import Live
@@ -119,7 +122,8 @@ def _watch(cgroup: str | None, cmdline: bool, interval: float, limit: int | None
     with Live(_rich_table(result, limit, cmdline), auto_refresh=False) as live:
         for _ in range((count or sys.maxsize) - 1):
             time.sleep(interval)
-            result = take(cgroup=cgroup, with_cmdline=cmdline, previous=result)
+            result = take(cgroup=cgroup, with_cmdline=cmdline, previous=result,
+                          machine=machine)
             live.update(_rich_table(result, limit, cmdline), refresh=True)
 
 
@@ -137,19 +141,23 @@ def _watch(cgroup: str | None, cmdline: bool, interval: float, limit: int | None
 @click.option("--explain", "explain_pid", type=int, metavar="PID",
               help="Explain where PID stands and why.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (docs/top.md).")
+@click.option("--proc-root", type=click.Path(path_type=Path), default=procfs.PROC, hidden=True)
+@click.option("--cgroup-root", type=click.Path(path_type=Path), default=cgroups.CGROUP_ROOT,
+              hidden=True)
 def command(cgroup: str | None, cmdline: bool, interval: float | None, watch: bool,
-            count: int | None, limit: int, explain_pid: int | None, as_json: bool) -> int:
+            count: int | None, limit: int, explain_pid: int | None, as_json: bool,
+            proc_root: Path, cgroup_root: Path) -> int:
     """Rank processes the way the kernel's OOM killer would, next victim first."""
     if count is not None and not watch:
         raise UsageError("--count only makes sense with --watch")
     rows_limit = limit or None
+    machine = Machine(proc_root=proc_root, cgroup_root=cgroup_root)
     if watch:
-        try:
-            _watch(cgroup, cmdline, interval or 2.0, rows_limit, as_json, count)
-        except KeyboardInterrupt:
-            pass
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends --watch normally
+            _watch(cgroup, cmdline, interval or 2.0, rows_limit, as_json, count, machine)
         return 0
-    result = top_by_oom_score(cgroup=cgroup, with_cmdline=cmdline, interval=interval)
+    result = top_by_oom_score(cgroup=cgroup, with_cmdline=cmdline, interval=interval,
+                              machine=machine)
     if as_json:
         sys.stdout.write(json.dumps(to_json(result), separators=(",", ":")) + "\n")
     else:

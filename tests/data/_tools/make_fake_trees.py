@@ -3,7 +3,7 @@
 
     python tests/data/_tools/make_fake_trees.py
 
-Each case reproduces a kind of machine oomkit meets (see tests/data/proc/README.md).
+Each case reproduces a kind of machine oomkit meets (see docs/doctor.md, "Test machines").
 File layouts are copied from a live 6.18 kernel (status, meminfo, vmstat,
 mountinfo, cgroup files) and from the documented formats of older kernels
 (4.18 for the RHEL 8 case); the numbers are chosen so the expected results can
@@ -145,32 +145,28 @@ def v2_zram() -> None:
         pid(proc, p, cmd, f"0::{cg}\n", adj, score, st)
     cgroot = "fs/cgroup"
     write(sys, f"{cgroot}/cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc\n")
-    write(sys, f"{cgroot}/cgroup.procs", "1\n2000\n")
+    write(sys, f"{cgroot}/cgroup.procs", "2000\n")  # v2: a process is in exactly one cgroup
     write(sys, f"{cgroot}/init.scope/cgroup.procs", "1\n")
+    def cg(limit: str, current: str, procs: str = "", swap: str = "max", high: str = "max",
+           group: int = 0, oom: int = 0, kills: int = 0) -> dict[str, str | int]:
+        return {"max": limit, "current": current, "procs": procs, "swap": swap, "high": high,
+                "group": group, "oom": oom, "kills": kills}
+
+    user = "user.slice/user-1000.slice/user@1000.service"
     cgs = {
-        "system.slice": dict(max="max", current="2000000000", swap="max", high="max", group=0,
-                             procs=""),
-        "system.slice/systemd-oomd.service": dict(max="max", current="20000000", swap="max",
-                                                  high="max", group=0, procs="612\n"),
+        "system.slice": cg("max", "2000000000"),
+        "system.slice/systemd-oomd.service": cg("max", "20000000", "612\n"),
         # 2 GiB limit, 256 MiB swap, group kill on: 524288 + 65536 = 589824 pages
-        "system.slice/postgresql.service": dict(max="2147483648", current="1900000000",
-                                                swap="268435456", high="max", group=1,
-                                                procs="1700\n1701\n", oom=3, kills=1),
-        "system.slice/web.service": dict(max="1073741824", current="400000000", swap="0",
-                                         high="805306368", group=0, procs="2300\n"),
-        "user.slice": dict(max="max", current="9000000000", swap="max", high="max", group=0,
-                           procs=""),
-        "user.slice/user-1000.slice": dict(max="max", current="9000000000", swap="max",
-                                           high="max", group=0, procs=""),
-        "user.slice/user-1000.slice/user@1000.service": dict(max="max", current="9000000000",
-                                                             swap="max", high="max", group=0,
-                                                             procs=""),
-        "user.slice/user-1000.slice/user@1000.service/app.slice": dict(
-            max="12884901888", current="9000000000", swap="max", high="max", group=0, procs=""),
-        "user.slice/user-1000.slice/user@1000.service/app.slice/app-firefox-1500.scope": dict(
-            max="max", current="8500000000", swap="max", high="max", group=0, procs="1500\n"),
-        "user.slice/user-1000.slice/user@1000.service/app.slice/vte-spawn-42.scope": dict(
-            max="max", current="30000000", swap="max", high="max", group=0, procs="2100\n2200\n"),
+        "system.slice/postgresql.service": cg("2147483648", "1900000000", "1700\n1701\n",
+                                              swap="268435456", group=1, oom=3, kills=1),
+        "system.slice/web.service": cg("1073741824", "400000000", "2300\n", swap="0",
+                                       high="805306368"),
+        "user.slice": cg("max", "9000000000"),
+        "user.slice/user-1000.slice": cg("max", "9000000000"),
+        user: cg("max", "9000000000"),
+        f"{user}/app.slice": cg("12884901888", "9000000000"),
+        f"{user}/app.slice/app-firefox-1500.scope": cg("max", "8500000000", "1500\n"),
+        f"{user}/app.slice/vte-spawn-42.scope": cg("max", "30000000", "2100\n2200\n"),
     }
     for path, v in cgs.items():
         d = f"{cgroot}/{path}"
@@ -179,8 +175,8 @@ def v2_zram() -> None:
         write(sys, f"{d}/memory.swap.max", f"{v['swap']}\n")
         write(sys, f"{d}/memory.high", f"{v['high']}\n")
         write(sys, f"{d}/memory.oom.group", f"{v['group']}\n")
-        write(sys, f"{d}/memory.events", f"low 0\nhigh 0\nmax 12\noom {v.get('oom', 0)}\n"
-              f"oom_kill {v.get('kills', 0)}\noom_group_kill {v.get('kills', 0) if v['group'] else 0}\n")
+        write(sys, f"{d}/memory.events", f"low 0\nhigh 0\nmax 12\noom {v['oom']}\n"
+              f"oom_kill {v['kills']}\noom_group_kill {v['kills'] if v['group'] else 0}\n")
         write(sys, f"{d}/cgroup.procs", str(v["procs"]))
     write(sys, "block/zram0/disksize", "8589934592\n")
     write(sys, "block/zram0/comp_algorithm", "lzo lzo-rle lz4 lz4hc 842 [zstd]\n")
@@ -236,16 +232,16 @@ def mode2_nopsi() -> None:
     mem = "fs/cgroup/memory"
     unlimited = "9223372036854771712"
     cgs = {
-        "": dict(limit=unlimited, usage="7000000000", memsw=unlimited, swappiness=30,
-                 procs="1\n"),
-        "system.slice": dict(limit=unlimited, usage="6000000000", memsw=unlimited,
-                             swappiness=30, procs=""),
-        "system.slice/earlyoom.service": dict(limit=unlimited, usage="5000000", memsw=unlimited,
-                                              swappiness=30, procs="700\n"),
-        "system.slice/nohang.service": dict(limit=unlimited, usage="20000000", memsw=unlimited,
-                                            swappiness=30, procs="710\n"),
-        app[1:]: dict(limit="4294967296", usage="3950000000", memsw="5368709120",
-                      swappiness=60, procs="900\n", kills=4),
+        "": {"limit": unlimited, "usage": "7000000000", "memsw": unlimited, "swappiness": 30,
+                 "procs": "1\n"},
+        "system.slice": {"limit": unlimited, "usage": "6000000000", "memsw": unlimited,
+                             "swappiness": 30, "procs": ""},
+        "system.slice/earlyoom.service": {"limit": unlimited, "usage": "5000000", "memsw": unlimited,
+                                              "swappiness": 30, "procs": "700\n"},
+        "system.slice/nohang.service": {"limit": unlimited, "usage": "20000000", "memsw": unlimited,
+                                            "swappiness": 30, "procs": "710\n"},
+        app[1:]: {"limit": "4294967296", "usage": "3950000000", "memsw": "5368709120",
+                      "swappiness": 60, "procs": "900\n", "kills": 4},
     }
     for path, v in cgs.items():
         d = f"{mem}/{path}" if path else mem

@@ -1,0 +1,135 @@
+"""The configuration file (TOML): frozen dataclasses, one small validator per section.
+
+Default path ``/etc/oomkit/oomkit.toml``. Today one section::
+
+    [[protect.rules]]          # first matching rule wins
+    name = "postgres"          # conditions: name, cmdline, user, unit, cgroup (all must hold)
+    user = "postgres"
+    preset = "protect"         # or: adj = -500   (presets: never-kill, protect, prefer)
+
+Sections are looked up in ``SECTIONS``; a later daemon adds its own parser
+there. Every error is one line naming the file and the key
+(``/etc/oomkit/oomkit.toml: protect.rules[2].adj: ...``).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from oomkit import rules
+from oomkit.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+DEFAULT_PATH = Path("/etc/oomkit/oomkit.toml")
+
+
+@dataclass(frozen=True, slots=True)
+class ProtectConfig:
+    """``[protect]``: rules applied by ``oomkit protect --apply`` (and later the daemon)."""
+
+    rules: tuple[rules.Rule, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole file."""
+
+    path: str | None = None
+    protect: ProtectConfig = field(default_factory=ProtectConfig)
+
+
+def _rule(table: Any, where: str, source: str) -> rules.Rule:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table like {{ name = \"postgres\", adj = -500 }}")
+    allowed = {*rules.MATCH_KEYS, "adj", "preset"}
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(f"{where}.{key}: unknown key; use {', '.join(sorted(allowed))}")
+    if ("adj" in table) == ("preset" in table):
+        raise ConfigError(f"{where}: give exactly one of adj = N or preset = "
+                          f"\"{'|'.join(rules.PRESETS)}\"")
+    if "preset" in table:
+        preset = table["preset"]
+        if preset not in rules.PRESETS:
+            raise ConfigError(f"{where}.preset: {preset!r} is not one of "
+                              f"{', '.join(rules.PRESETS)}")
+        adj = rules.PRESETS[preset]
+    else:
+        adj = table["adj"]
+        if not isinstance(adj, int) or isinstance(adj, bool):
+            raise ConfigError(f"{where}.adj: must be an integer from -1000 to 1000")
+        try:
+            rules.check_adj(adj)
+        except ValueError as exc:
+            raise ConfigError(f"{where}.adj: {exc}") from None
+    matches = []
+    for key in rules.MATCH_KEYS:
+        if key in table:
+            value = table[key]
+            if not isinstance(value, str):
+                raise ConfigError(f"{where}.{key}: must be a string")
+            try:
+                matches.append(rules.make_match(key, value))
+            except ValueError as exc:
+                raise ConfigError(f"{where}.{key}: {exc}") from None
+    if not matches:
+        raise ConfigError(f"{where}: no condition; add one of {', '.join(rules.MATCH_KEYS)}")
+    return rules.Rule(tuple(matches), adj, source)
+
+
+def _protect(section: Any, where: str, path: str) -> ProtectConfig:
+    if not isinstance(section, dict):
+        raise ConfigError(f"{where}: must be a table")
+    for key in section:
+        if key != "rules":
+            raise ConfigError(f"{where}.{key}: unknown key; [protect] has only rules")
+    items = section.get("rules", [])
+    if not isinstance(items, list):
+        raise ConfigError(f"{where}.rules: use [[protect.rules]] tables")
+    name = Path(path).name
+    return ProtectConfig(tuple(
+        _rule(item, f"{where}.rules[{i + 1}]", f"{name} rule {i + 1}") for i, item in enumerate(items)
+    ))
+
+
+SECTIONS: Mapping[str, Callable[[Any, str, str], Any]] = {"protect": _protect}
+
+
+def parse(text: str, path: str = "<config>") -> Config:
+    """A Config from TOML text; ConfigError names ``path`` and the key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    parsed: dict[str, Any] = {}
+    for key, section in data.items():
+        parser = SECTIONS.get(key)
+        if parser is None:
+            raise ConfigError(f"{path}: unknown section [{key}]; known: {', '.join(SECTIONS)}")
+        try:
+            parsed[key] = parser(section, key, path)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+    return Config(path=path, **parsed)
+
+
+def load(path: Path | None = None) -> Config:
+    """Read and parse the file (default /etc/oomkit/oomkit.toml)."""
+    p = path or DEFAULT_PATH
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such file; create it or pass --config PATH") from None
+    except PermissionError:
+        raise ConfigError(f"{p}: permission denied; run as root") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read: {exc}") from None
+    return parse(text, str(p))
