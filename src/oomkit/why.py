@@ -194,6 +194,23 @@ def _matches(e: OomEvent, target: str) -> bool:
     return any(target in p for p in paths)
 
 
+def victims_killed(events: Iterable[OomEvent]) -> int:
+    """How many processes the kernel killed: /proc/vmstat oom_kill counts every victim,
+    memory.oom.group members included (mm/oom_kill.c __oom_kill_process)."""
+    return sum(
+        1 + len(e.extra_victims) for e in events
+        if e.killer is Killer.KERNEL and e.kind is EventKind.OOM_KILL
+    )
+
+
+def kmsg_kills(machine: Machine | None = None) -> int | None:
+    """Kernel OOM victims in this boot's ring buffer, or None if /dev/kmsg is unreadable."""
+    machine = machine or Machine()
+    source = Source(name="kmsg", kind="kmsg", path=machine.kmsg, this_boot=True)
+    found, rep = read_source(source, tz=timezone.utc, offset=0.0)
+    return victims_killed(found) if rep.status == "read" else None
+
+
 def read_vmstat_oom_kill(proc_root: Path) -> int | None:
     """/proc/vmstat oom_kill: every OOM kill since boot, memcg ones included (Linux 4.13+)."""
     try:
@@ -318,10 +335,8 @@ def find_kills(opts: WhyOptions, machine: Machine | None = None) -> WhyResult:
         reports.append(rep)
     merged = merge_duplicates(events)
     booted = boot_time()
-    this_boot = sum(
-        1 for e in merged
-        if e.killer is Killer.KERNEL and e.kind is EventKind.OOM_KILL
-        and e.time.wall is not None and e.time.wall >= booted - timedelta(seconds=5)
+    this_boot = victims_killed(
+        e for e in merged if e.time.wall is not None and e.time.wall >= booted - timedelta(seconds=5)
     )
     notes: list[str] = []
     since, until = opts.since, opts.until

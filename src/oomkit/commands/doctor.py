@@ -35,7 +35,13 @@ def format_findings(findings: list[Finding]) -> str:
               hidden=True, help="Read another /sys (a saved tree).")
 def command(as_json: bool, proc_root: Path, sys_root: Path) -> int:
     """Check overcommit, swap, PSI, OOM sysctls, cgroup limits and userspace killers."""
-    findings = diagnose(collect(proc_root, sys_root))
+    log_kills = None
+    if proc_root == Path("/proc"):
+        # Only the ring buffer: it covers this boot and reads in milliseconds.
+        from oomkit.why import kmsg_kills
+
+        log_kills = kmsg_kills()
+    findings = diagnose(collect(proc_root, sys_root, log_kills=log_kills))
     if as_json:
         click.echo(json.dumps(to_json(findings), indent=2))
     else:
