@@ -189,21 +189,30 @@ def test_prediction_matches_the_kernels_choice(
     victim = ranked[0]
     assert victim == b.pid
     kills_before = cg.oom_kills() or 0
-    # The pusher grows in 1 MiB steps up to 32 MiB past the headroom and stops as soon as the
-    # cgroup counts a kill; when the limit is hit it holds about the headroom, far less
+    # The pusher grows in 1 MiB steps to 1 MiB past the headroom (and stops as soon as the
+    # cgroup counts a kill): one OOM, and it holds about the headroom, far less
     # badness than the predicted victim.
     headroom = max((256 << 20) - _usage(cg), 0) >> 20
     counter = cg.path / ("memory.events" if cg.version == 2 else "memory.oom_control")
-    pusher = children.start(headroom + 32, 0, procs, step=1, wait=False,
+    pusher = children.start(headroom + 1, 0, procs, step=1, wait=False,
                             stop_after_kill=str(counter))
     deadline = time.monotonic() + 60
     while b.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert b.returncode == -signal.SIGKILL, "the predicted victim was not killed"
     time.sleep(0.5)
-    assert (cg.oom_kills() or 0) - kills_before == 1, "exactly one OOM kill in the cgroup"
-    for survivor in (a, c, pusher):
-        assert survivor.poll() is None, f"{survivor.pid} died too"
+    # The kernel's first choice, from its own report of this cgroup (read with oomkit's parser).
+    from oomkit.why import WhyOptions, find_kills
+
+    kills = find_kills(WhyOptions(target=cg.rel, use_journal=False)).kills
+    first = min(kills, key=lambda k: k.event.time.uptime_s or 0.0).event
+    assert first.victim is not None
+    assert first.victim.pid == b.pid, "the kernel chose another process first"
+    if (cg.oom_kills() or 0) - kills_before == 1:
+        for survivor in (a, c, pusher):
+            assert survivor.poll() is None, f"{survivor.pid} died too"
+    # else: a second kill can follow before the first victim's pages are uncharged
+    # (the memcg per-CPU charge cache); the prediction was about the first choice.
 
 
 def _swap_pages(cg: jobcgroup.JobCgroup) -> int:
