@@ -22,7 +22,8 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_DENIED = 4
 
-COMMANDS = ("why", "demo", "top", "protect", "doctor")
+COMMANDS = ("why", "demo", "top", "protect", "doctor", "daemon", "timeline", "web", "run", "ctl",
+            "import-supervisor")
 
 
 class _Group(click.Group):

@@ -18,10 +18,13 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oomkit import rules
 from oomkit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from oomkit.models import ProgramSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -44,6 +47,8 @@ class Config:
 
     path: str | None = None
     protect: ProtectConfig = field(default_factory=ProtectConfig)
+    web: Any = None  # [web]: oomkit.web.settings.WebSettings (parsed there, stdlib only)
+    programs: tuple[ProgramSpec, ...] = ()  # [programs.NAME]: oomkit.programs_config (issue 5)
 
 
 def _rule(table: Any, where: str, source: str) -> rules.Rule:
@@ -100,7 +105,21 @@ def _protect(section: Any, where: str, path: str) -> ProtectConfig:
     ))
 
 
-SECTIONS: Mapping[str, Callable[[Any, str, str], Any]] = {"protect": _protect}
+def _web(section: Any, where: str, path: str) -> Any:
+    from oomkit.web.settings import parse_section
+
+    return parse_section(section, where, path)
+
+
+def _programs(section: Any, where: str, path: str) -> Any:
+    from oomkit.programs_config import parse_programs
+
+    return parse_programs(section, where, path)
+
+
+SECTIONS: Mapping[str, Callable[[Any, str, str], Any]] = {
+    "protect": _protect, "web": _web, "programs": _programs,
+}
 
 
 def parse(text: str, path: str = "<config>") -> Config:

@@ -562,7 +562,7 @@ class JobExit:
     signal: int | None  # WTERMSIG, when a signal ended it
     core_dumped: bool
     memcg: str | None  # the job's cgroup as the kernel prints it
-    peak_rss_kb: int | None  # ru_maxrss of the main process (getrusage(2): kilobytes)
+    peak_rss_kb: int | None  # the job's peak: its cgroup's high-water mark, else wait4 ru_maxrss (kB)
     memcg_peak_kb: int | None  # the cgroup's high-water mark (v1 max_usage_in_bytes, v2 memory.peak)
     oom_kills: int | None  # the cgroup's oom_kill counter delta over the run
     wall_s: float  # how long the run lasted (monotonic)
@@ -586,8 +586,9 @@ class JobStatus:
     rss_kb: int | None  # the cgroup's usage now (or the main process's VmRSS without a cgroup)
     peak_kb: int | None  # the cgroup's high-water mark (or VmHWM)
     limit_bytes: int | None
-    restarts: int  # restarts since the supervisor started
+    restarts: int  # restarts by the policy since the supervisor started
     last_exit: JobExit | None
     reason: str | None  # why it is in BACKOFF / FATAL / EXITED
     memcg: str | None
     backoff_left_s: float | None = None
+    restarts_by_cause: tuple[tuple[str, int], ...] = ()  # ("oom_kill", 3), ... (sums to restarts)
