@@ -114,7 +114,7 @@ def test_config_empty_file_has_no_rules() -> None:
 
 @pytest.mark.parametrize(("text", "error"), [
     ("[protect\n", "x.toml: not valid TOML"),
-    ("[daemon]\ninterval = 3\n", "x.toml: unknown section [daemon]; known: protect"),
+    ("[deamon]\ninterval = 3\n", "x.toml: unknown section [deamon]; known: protect"),
     ("[protect]\nrule = []\n", "x.toml: protect.rule: unknown key"),
     ("[protect]\nrules = 3\n", "x.toml: protect.rules: use [[protect.rules]]"),
     ("[[protect.rules]]\nname = 'x'\nadj = 2000\n",

@@ -49,6 +49,7 @@ class Config:
     protect: ProtectConfig = field(default_factory=ProtectConfig)
     web: Any = None  # [web]: oomkit.web.settings.WebSettings (parsed there, stdlib only)
     programs: tuple[ProgramSpec, ...] = ()  # [programs.NAME]: oomkit.programs_config (issue 5)
+    daemon: Any = None  # [daemon]: oomkit.recorder.settings.Settings (issue 4)
 
 
 def _rule(table: Any, where: str, source: str) -> rules.Rule:
@@ -117,8 +118,14 @@ def _programs(section: Any, where: str, path: str) -> Any:
     return parse_programs(section, where, path)
 
 
+def _daemon(section: Any, where: str, path: str) -> Any:
+    from oomkit.recorder.settings import parse_section
+
+    return parse_section(section, where, path)
+
+
 SECTIONS: Mapping[str, Callable[[Any, str, str], Any]] = {
-    "protect": _protect, "web": _web, "programs": _programs,
+    "protect": _protect, "web": _web, "programs": _programs, "daemon": _daemon,
 }
 
 

@@ -592,3 +592,13 @@ class JobStatus:
     memcg: str | None
     backoff_left_s: float | None = None
     restarts_by_cause: tuple[tuple[str, int], ...] = ()  # ("oom_kill", 3), ... (sums to restarts)
+
+
+@dataclass(frozen=True, slots=True)
+class JobEvent:
+    """A supervised program's recorded event (spawned, state, exit), from the database."""
+
+    wall: datetime
+    name: str
+    kind: str  # "spawned", "state", "exit"
+    data: str  # the event as JSON (docs/supervise.md "Report" for exits)

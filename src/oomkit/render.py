@@ -53,7 +53,7 @@ def event_dict(k: KillReport, tz: tzinfo | None = None) -> dict[str, Any]:
     """The JSON object of one kill (docs/why-json.md)."""
     e: OomEvent = k.event
     t = e.trigger
-    return {
+    d: dict[str, Any] = {
         "killer": e.killer.value,
         "kind": e.kind.value,
         "complete": e.complete,
@@ -97,6 +97,11 @@ def event_dict(k: KillReport, tz: tzinfo | None = None) -> dict[str, Any]:
             "remedies": list(k.explanation.remedies),
         },
     }
+    if k.record is not None:  # flight recorder: the victim's timeline and the warnings before
+        from oomkit.timeline_view import record_dict
+
+        d.update(record_dict(k.record, tz))
+    return d
 
 
 def why_json(result: WhyResult, tz: tzinfo | None = None, *, pretty: bool = False) -> str:
@@ -111,6 +116,13 @@ def why_json(result: WhyResult, tz: tzinfo | None = None, *, pretty: bool = Fals
         "undated_events_outside_window": result.undated,
         "notes": list(result.notes),
     }
+    if result.database is not None:  # flight recorder
+        doc["database"] = result.database
+    if result.jobs:  # a supervised program's story (oomkit run / [programs.NAME])
+        doc["program_events"] = [
+            {"wall": local_time(j.wall, tz), "name": j.name, "kind": j.kind,
+             "data": json.loads(j.data)} for j in result.jobs
+        ]
     if pretty:
         return json.dumps(doc, indent=2, ensure_ascii=False)
     # Without indent the C encoder is used: ~10x faster on an OOM storm.
@@ -198,6 +210,11 @@ def explanation_text(k: KillReport, tz: tzinfo | None, width: int = 88) -> list[
     more = f" (also in {', '.join(s.path for s in e.also_seen_in)})" if e.also_seen_in else ""
     out.append("")
     out.append(f"Source: {src}{more}")
+    if k.record is not None:  # flight recorder: the curve before the kill, the warnings
+        from oomkit.timeline_view import record_lines
+
+        out.append("")
+        out.extend(record_lines(k.record, e, tz))
     return out
 
 
@@ -232,3 +249,24 @@ def sources_text(result: WhyResult, prefix: str = "note: ") -> list[str]:
     """One line per source that could not be read, and notes about the search."""
     lines = [f"{prefix}{s.reason}" for s in result.sources if s.status != "read" and s.reason]
     return lines + [f"note: {n}" for n in result.notes]
+
+
+def program_text(result: WhyResult, tz: tzinfo | None) -> list[str]:
+    """The recorded exits of a supervised program, one line each (``oomkit why NAME``)."""
+    exits = [j for j in result.jobs if j.kind == "exit"]
+    if not exits:
+        return []
+    name = exits[-1].name
+    lines = [f"Program {name}: {plural(len(exits), 'exit')} recorded by the supervisor"]
+    for j in exits:
+        d = json.loads(j.data)
+        how = d.get("cause", "?")
+        if d.get("signal_name"):
+            how += f" ({d['signal_name']})"
+        elif d.get("exit_code") is not None:
+            how += f" (exit {d['exit_code']})"
+        peak = f", peak {human_kb(d['peak_rss_kb'])}" if d.get("peak_rss_kb") else ""
+        again = ", restarted" if d.get("restarted") else ""
+        when = j.wall.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+        lines.append(f"  {when}  {how}{peak}{again}")
+    return lines

@@ -23,7 +23,16 @@ from oomkit.log_sources import (
     mtime,
     open_source,
 )
-from oomkit.models import CgroupNow, EventKind, EventTime, Killer, OomEvent, Owner
+from oomkit.models import (
+    CgroupNow,
+    EventKind,
+    EventTime,
+    JobEvent,
+    Killer,
+    KillRecord,
+    OomEvent,
+    Owner,
+)
 from oomkit.owner import owner_of
 from oomkit.timeconv import boot_offset, local_tz
 
@@ -40,6 +49,9 @@ class WhyOptions:
     target: str | None = None  # a pid, a process name, a cgroup path or a unit
     use_journal: bool = True
     this_boot: bool = False  # stamps in --file logs are of the running boot
+    # flight recorder (oomkit daemon): None = its default database when it exists
+    db: str | None = None
+    use_db: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +84,7 @@ class KillReport:
     owner: Owner | None
     task_owner: Owner | None
     cgroup_now: CgroupNow | None
+    record: KillRecord | None = None  # the daemon's recorded timeline and warnings (recorded.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +101,8 @@ class WhyResult:
     undated: int = 0  # events left out of a --since/--until window for lack of a wall time
     machine_logs: bool = True  # the logs of this machine were searched (not just --file)
     notes: tuple[str, ...] = field(default=())
+    database: str | None = None  # the flight recorder's database that was read
+    jobs: tuple[JobEvent, ...] = ()  # a supervised program's recorded history (why NAME)
 
 
 def _fill_wall(event: OomEvent, offset: float, tz: tzinfo) -> OomEvent:
@@ -230,7 +245,7 @@ def boot_time() -> datetime:
     return datetime.fromtimestamp(now - up, tz=timezone.utc)
 
 
-class _Enricher:
+class Enricher:
     """Owner, current cgroup state and explanation per event, cached per cgroup path.
 
     A storm repeats the same cgroup thousands of times; its state is read once.
@@ -282,7 +297,7 @@ class _Enricher:
 
 def report(event: OomEvent, machine: Machine | None = None) -> KillReport:
     """Attach owner, current cgroup state and the explanation to one event."""
-    return _Enricher(machine or Machine()).report(event)
+    return Enricher(machine or Machine()).report(event)
 
 
 def _boot_window(
@@ -363,8 +378,8 @@ def find_kills(opts: WhyOptions, machine: Machine | None = None) -> WhyResult:
     if opts.target:
         merged = [e for e in merged if _matches(e, opts.target)]
     merged.reverse()
-    enrich = _Enricher(machine)
-    return WhyResult(
+    enrich = Enricher(machine)
+    result = WhyResult(
         kills=tuple(enrich.report(e) for e in merged),
         sources=tuple(reports),
         since=since,
@@ -376,6 +391,10 @@ def find_kills(opts: WhyOptions, machine: Machine | None = None) -> WhyResult:
         notes=tuple(notes),
         machine_logs=not (opts.files or opts.journal_file),
     )
+    # --- flight recorder: timelines and warnings from the daemon's database ---
+    from oomkit.recorded import attach
+
+    return attach(result, opts, machine)
 
 
 def local_time(when: datetime | None, tz: tzinfo | None = None) -> str | None:

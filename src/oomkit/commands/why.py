@@ -8,7 +8,14 @@ from datetime import datetime
 import click
 
 from oomkit.errors import UsageError
-from oomkit.render import explanation_text, no_kills_text, sources_text, table, why_json
+from oomkit.render import (
+    explanation_text,
+    no_kills_text,
+    program_text,
+    sources_text,
+    table,
+    why_json,
+)
 from oomkit.timeconv import local_tz, parse_when
 from oomkit.why import WhyOptions, WhyResult, find_kills
 
@@ -26,10 +33,14 @@ from oomkit.why import WhyOptions, WhyResult, find_kills
 @click.option("--this-boot", is_flag=True,
               help="The --file logs are from the running boot: convert their uptime stamps.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (docs/why-json.md).")
+@click.option("--db", metavar="PATH",
+              help="The oomkit daemon's database to read timelines from (default: the daemon's,"
+                   " /var/lib/oomkit/oomkit.db, when it exists).")
+@click.option("--no-db", is_flag=True, help="Do not read the daemon's database.")
 def command(
     target: str | None, files: tuple[str, ...], journal_file: str | None, since: str | None,
     until: str | None, boot: str | None, show_all: bool, no_journal: bool, this_boot: bool,
-    as_json: bool,
+    as_json: bool, db: str | None, no_db: bool,
 ) -> int:
     """Explain OOM kills: TARGET may be a pid, a process name, a cgroup or a unit."""
     tz = local_tz()
@@ -43,6 +54,8 @@ def command(
         target=target,
         use_journal=not no_journal,
         this_boot=this_boot,
+        db=db,
+        use_db=not no_db,
     )
     if opts.since and opts.until and opts.since > opts.until:
         raise UsageError("--since is after --until; swap them")
@@ -64,6 +77,10 @@ def command(
         for line in no_kills_text(result, tz):
             click.echo(line)
         return _status(result, explicit=bool(files or journal_file))
+    for line in program_text(result, tz):
+        click.echo(line)
+    if result.jobs:
+        click.echo("")
     for line in table(result, tz, None if show_all else 20):
         click.echo(line)
     for k in result.kills if show_all else result.kills[:1]:
