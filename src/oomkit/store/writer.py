@@ -12,7 +12,6 @@ in memory and written, oldest first, as soon as a write succeeds again.
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 import time
 from collections import deque
@@ -246,6 +245,8 @@ class Writer:
 
     def record_job_event(self, kind: str, name: str, data: dict[str, Any], wall: float) -> bool:
         """Store a supervised program's event (``spawned``, ``state``, ``exit``) at once."""
+        import json  # here, not at the top: the daemon without programs never loads it
+
         try:
             with self._conn:
                 self._conn.execute(
