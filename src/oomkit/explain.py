@@ -183,6 +183,23 @@ def _choice(event: OomEvent) -> list[str]:
     return out
 
 
+def headline(event: OomEvent) -> str:
+    """The one-line title of an event; cheap (lists show it without the full explanation)."""
+    if event.kind is EventKind.USERSPACE_KILL:
+        return f"killed by {event.killer.value}"
+    if event.kind is EventKind.PANIC:
+        return "kernel panic on out-of-memory"
+    if event.kind is EventKind.NO_VICTIM:
+        return "out of memory, nothing killable"
+    if event.trigger is not None and event.trigger.order == -1:
+        return "OOM killer forced by sysrq"
+    if event.global_oom is False:
+        return f"cgroup limit hit: {event.memcg or 'a memory cgroup'}"
+    if event.global_oom:
+        return "machine out of memory"
+    return "killed by the OOM killer" if event.victim is not None else "OOM killer invoked"
+
+
 def explain(
     event: OomEvent,
     *,
@@ -216,7 +233,7 @@ def explain(
                 " whole-machine OOMs, 2 on every OOM including cgroup limits)."
             )
         details.extend(f"Not in the log: {m}." for m in event.missing)
-        return Explanation("kernel panic on out-of-memory", verdict, tuple(details), tuple(remedies))
+        return Explanation(headline(event), verdict, tuple(details), tuple(remedies))
     if event.kind is EventKind.NO_VICTIM:
         where = f"the cgroup {event.memcg}" if event.memcg else "the machine"
         verdict = (
@@ -225,7 +242,7 @@ def explain(
             " or was a kernel thread)."
         )
         remedies.append("Do not give every process oom_score_adj -1000; leave something killable.")
-        return Explanation("out of memory, nothing killable", verdict, tuple(details),
+        return Explanation(headline(event), verdict, tuple(details),
                            tuple(remedies))
     if event.trigger is not None and event.trigger.order == -1:
         verdict = (
@@ -233,7 +250,6 @@ def explain(
             f" /proc/sysrq-trigger`) and killed {who}, the process with the highest score."
             " Memory did not necessarily run out."
         )
-        headline = "OOM killer forced by sysrq"
         remedies.append(
             "If nobody meant to do this, find what writes to /proc/sysrq-trigger; `sysctl"
             " kernel.sysrq=0` disables the keyboard combination."
@@ -265,7 +281,6 @@ def explain(
                     f"The cgroup still exists with the same limit ({human_kb(now.limit_kb)}):"
                     " it will happen again if the job needs as much."
                 )
-        headline = f"cgroup limit hit: {event.memcg or 'a memory cgroup'}"
         remedies.append(_limit_remedy(event, owner, now, cgroup_version))
     elif event.global_oom:
         verdict = (
@@ -283,7 +298,6 @@ def explain(
                 f"The kernel OOM killer killed {who} because the NUMA nodes this allocation was"
                 " allowed to use (cpuset or memory policy) ran out of memory."
             )
-        headline = "machine out of memory"
         if event.total_swap_kb == 0:
             remedies.append(
                 "Add swap (a swap file or zram) so rarely used memory can leave RAM:"
@@ -306,7 +320,6 @@ def explain(
             f"The kernel OOM killer killed {who}." if event.victim is not None else
             "The kernel OOM killer was invoked; the log is cut before it names a victim."
         )
-        headline = "killed by the OOM killer" if event.victim is not None else "OOM killer invoked"
         if event.missing:
             details.append(
                 "This log does not say whether a cgroup limit or the whole machine ran out"
@@ -345,7 +358,7 @@ def explain(
     )
     if event.trigger is None and event.kind is EventKind.OOM_KILL and not event.missing:
         pass
-    return Explanation(headline, verdict, tuple(details), tuple(remedies))
+    return Explanation(headline(event), verdict, tuple(details), tuple(remedies))
 
 
 def _userspace(event: OomEvent, who: str, owner: Owner | None) -> Explanation:
@@ -380,4 +393,4 @@ def _userspace(event: OomEvent, who: str, owner: Owner | None) -> Explanation:
     else:
         verdict = f"{killer} killed {who}" + (f": {event.reason}" if event.reason else ".")
     remedies.append("Give the machine more memory or swap, or limit the job that grew.")
-    return Explanation(f"killed by {killer}", verdict, tuple(details), tuple(remedies))
+    return Explanation(headline(event), verdict, tuple(details), tuple(remedies))

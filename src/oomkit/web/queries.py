@@ -14,6 +14,7 @@ computed once and kept (``Data.report``); the process ranking is read from
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import sqlite3
 import threading
@@ -26,7 +27,9 @@ from typing import Any
 
 from oomkit import procfs
 from oomkit.errors import OomkitError
-from oomkit.models import EventKind, Forecast, OomEvent
+from oomkit.explain import headline
+from oomkit.models import EventKind, Forecast, OomEvent, Owner
+from oomkit.owner import owner_of
 from oomkit.store import queries as store
 from oomkit.store.codec import event_from_json
 from oomkit.web import series
@@ -161,16 +164,21 @@ def system_forecast(conn: sqlite3.Connection, now_s: float, window_s: float = FO
                     window=window_s)
 
 
-def _summary(kill_id: int, ts_ms: int, event: OomEvent, rep: KillReport, detected_by: str
-             ) -> KillSummary:
+@functools.lru_cache(maxsize=4096)
+def _owner(path: str | None) -> Owner | None:
+    return owner_of(path)
+
+
+def _summary(kill_id: int, ts_ms: int, event: OomEvent, detected_by: str) -> KillSummary:
+    """A list entry: no explanation is computed (about 1 ms a kill), only its headline."""
     v = event.victim
-    owner = rep.owner or rep.task_owner
+    owner = _owner(event.memcg) or _owner(event.task_memcg)
     return KillSummary(
         id=kill_id, ts=ts_ms / 1000, killer=event.killer.value, kind=event.kind.value,
         reason=kill_reason(event), victim_pid=v.pid if v else None,
         victim_name=v.name if v else None, rss_kb=victim_rss_kb(event),
         memcg=event.memcg or event.task_memcg, owner=owner.name if owner else None,
-        owner_kind=owner.kind if owner else "none", headline=rep.explanation.headline,
+        owner_kind=owner.kind if owner else "none", headline=headline(event),
         detected_by=detected_by,
     )
 
@@ -243,8 +251,7 @@ class Data:
         data = json.loads(event_json)
         data["tasks"] = []
         event = event_from_json(json.dumps(data))
-        rep = self._reporter()(event)
-        summary = _summary(kill_id, ts_ms, event, rep, detected_by)
+        summary = _summary(kill_id, ts_ms, event, detected_by)
         with self._lock:
             self._summaries[kill_id] = summary
             while len(self._summaries) > SUMMARIES_KEPT:
@@ -261,7 +268,7 @@ class Data:
                 return found
         event = event_from_json(event_json)
         rep = self._reporter()(event)
-        pair = (_summary(kill_id, ts_ms, event, rep, detected_by), rep)
+        pair = (_summary(kill_id, ts_ms, event, detected_by), rep)
         with self._lock:
             self._reports[kill_id] = pair
             while len(self._reports) > REPORTS_KEPT:
