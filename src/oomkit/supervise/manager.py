@@ -140,6 +140,16 @@ class Manager:
         except OSError as exc:
             self.notes.append(f"could not look for orphaned job cgroups: {exc}")
 
+    def _add(self, spec: ProgramSpec) -> bool:
+        """Set up a program's cgroup and job; False (and a reason in ``blocked``) if it fails."""
+        try:
+            placement = self.control.place(spec)
+        except OomkitError as exc:
+            self.blocked[spec.name] = f"cannot set up its cgroup: {exc}"
+            return False
+        self.jobs[spec.name] = self._job(spec, placement)
+        return True
+
     def start(self, autostart: bool = True) -> None:
         """Lock each program, stop orphans, create cgroups, start the autostart programs."""
         for spec in self.programs:
@@ -148,14 +158,8 @@ class Manager:
                 self.blocked[spec.name] = why
         self._sweep()
         for spec in self.programs:
-            if spec.name in self.blocked:
-                continue
-            try:
-                placement = self.control.place(spec)
-            except OomkitError as exc:
-                self.blocked[spec.name] = f"cannot set up its cgroup: {exc}"
-                continue
-            self.jobs[spec.name] = self._job(spec, placement)
+            if spec.name not in self.blocked:
+                self._add(spec)
         self._install_watch()
         now = self.clock.monotonic()
         self._next_sample = now + self.sample_every_s
@@ -408,12 +412,8 @@ class Manager:
                 if why is not None:
                     self.blocked[spec.name] = why
                     continue
-                try:
-                    placement = self.control.place(spec)
-                except OomkitError as exc:
-                    self.blocked[spec.name] = f"cannot set up its cgroup: {exc}"
+                if not self._add(spec):
                     continue
-                self.jobs[spec.name] = self._job(spec, placement)
                 if spec.autostart:
                     self.jobs[spec.name].handle(Start(), now)
                 out["added"].append(spec.name)

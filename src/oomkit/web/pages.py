@@ -51,13 +51,9 @@ def _ago(ts: float | None) -> str:
 def _duration(s: float | None) -> str:
     if s is None:
         return "-"
-    if s < 90:
-        return f"{s:.0f} s"
-    if s < 5400:
-        return f"{s / 60:.0f} min"
-    if s < 172800:
-        return f"{s / 3600:.1f} h"
-    return f"{s / 86400:.1f} d"
+    from oomkit.recorder.alerts import human_seconds  # the daemon's wording, one definition
+
+    return human_seconds(s)
 
 
 def _pct(part: float | None, whole: float | None) -> float:
