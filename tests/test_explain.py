@@ -7,10 +7,11 @@ from dataclasses import replace
 
 import pytest
 
-from oomkit.explain import explain, human_kb
+from oomkit.explain import explain
 from oomkit.kernel_log import parse_stream
 from oomkit.models import OomEvent
 from oomkit.owner import owner_of
+from oomkit.units import human_kb
 from tests.conftest import KERNEL_LOGS, fixture_logs
 
 # Claims that are wrong for current kernels (docs/kernel-oom.md section 7).

@@ -10,7 +10,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from oomkit.chart import chart, columns, human_kb
+from oomkit.chart import chart, columns
 from oomkit.models import (
     EventKind,
     EventTime,
@@ -24,6 +24,7 @@ from oomkit.models import (
     WarningRecord,
 )
 from oomkit.store.writer import Batch, KillObservation, Writer
+from oomkit.units import human_kb
 from tests.conftest import KERNEL_LOGS
 
 

@@ -10,17 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
 
+from oomkit.units import human_kb
+
 BLOCKS = "▁▂▃▄▅▆▇█"
 
 
-def human_kb(kb: float) -> str:
-    """1536 -> '1.5 MiB'."""
-    value = float(kb)
-    for unit in ("KiB", "MiB", "GiB"):
-        if abs(value) < 1024:
-            return f"{value:.0f} {unit}" if unit == "KiB" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
 
 
 def columns(points: Sequence[tuple[float, float]], width: int) -> list[float | None]:

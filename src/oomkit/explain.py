@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from oomkit.models import CgroupNow, EventKind, Killer, OomEvent, Owner, TaskRow
+from oomkit.units import human_kb
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,16 +26,6 @@ class Explanation:
     remedies: tuple[str, ...]
 
 
-def human_kb(kb: int | None) -> str:
-    """``20480`` -> ``20.0 MiB``; None -> ``?``."""
-    if kb is None:
-        return "?"
-    value = float(kb)
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "KiB" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
 
 
 def _who(event: OomEvent) -> str:

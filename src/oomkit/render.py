@@ -11,8 +11,8 @@ from dataclasses import asdict
 from datetime import tzinfo
 from typing import Any
 
-from oomkit.explain import human_kb
 from oomkit.models import MemcgCounters, OomEvent, Owner, TaskRow, Victim
+from oomkit.units import human_kb
 from oomkit.why import KillReport, WhyResult, event_time_dict, local_time
 
 SCHEMA_VERSION = 1

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone, tzinfo
 from typing import Any
 
-from oomkit.chart import chart, human_kb
+from oomkit.chart import chart
 from oomkit.models import (
     CgroupPoint,
     KillRecord,
@@ -20,6 +20,7 @@ from oomkit.models import (
     TimelinePoint,
     WarningRecord,
 )
+from oomkit.units import human_kb
 
 SCHEMA_VERSION = 1
 

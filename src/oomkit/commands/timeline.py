@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from oomkit.chart import chart, human_kb
+from oomkit.chart import chart
 from oomkit.errors import OomkitError, UsageError
 from oomkit.models import RecordedProcess
 from oomkit.store import queries
@@ -27,6 +27,7 @@ from oomkit.timeline_view import (
     system_dict,
     warning_dict,
 )
+from oomkit.units import human_kb
 
 
 @click.command("timeline")

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from oomkit.models import Forecast, WarningRecord
+from oomkit.units import human_kb, human_seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,25 +73,8 @@ class Alert:
     deliver: bool
 
 
-def human_kb(kb: float) -> str:
-    """1536 -> '1.5 MiB'."""
-    value = float(kb)
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "KiB" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"  # pragma: no cover
 
 
-def human_seconds(s: float) -> str:
-    """75 -> '1 min 15 s'."""
-    if s < 90:
-        return f"{s:.0f} s"
-    if s < 5400:
-        return f"{s / 60:.0f} min"
-    if s < 172800:
-        return f"{s / 3600:.1f} h"
-    return f"{s / 86400:.1f} days"
 
 
 def _danger(o: Observation, p: Policy) -> bool:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from oomkit.models import CgroupSample, SystemSample
 from oomkit.recorder import forecast
-from oomkit.recorder.alerts import Observation, human_kb
+from oomkit.recorder.alerts import Observation
+from oomkit.units import human_kb
 
 
 @dataclass(frozen=True, slots=True)

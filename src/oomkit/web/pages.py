@@ -21,8 +21,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from oomkit import __version__
 from oomkit.errors import OomkitError
-from oomkit.explain import human_kb
 from oomkit.timeconv import local_tz
+from oomkit.units import human_kb
 from oomkit.web import series
 from oomkit.web.app import MAX_TS, State, detail_json, overview_json, program_json, state_of
 
@@ -51,7 +51,7 @@ def _ago(ts: float | None) -> str:
 def _duration(s: float | None) -> str:
     if s is None:
         return "-"
-    from oomkit.recorder.alerts import human_seconds  # the daemon's wording, one definition
+    from oomkit.units import human_seconds
 
     return human_seconds(s)
 
