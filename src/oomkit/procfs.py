@@ -353,6 +353,30 @@ def read_bytes(path: str | Path, pid: int | None = None, size: int = 16384) -> b
     return data
 
 
+def read_quiet(path: str, size: int = 16384) -> bytes | None:
+    """A small /proc, /sys or cgroupfs file, or None when it cannot be read (a pid that
+    exited, a feature that is absent). For the recorder's hot path: one read() in the common
+    case. A seq_file hands out at most a page per read when its records overflow the buffer
+    (fs/seq_file.c), so a read that fills ``size`` or a whole page is read on to EOF.
+    """
+    try:
+        fd = os.open(path, _RDONLY)
+    except OSError:
+        return None
+    try:
+        data = os.read(fd, size)
+        if len(data) >= min(size, 4096):
+            chunks = [data]
+            while chunk := os.read(fd, 65536):
+                chunks.append(chunk)
+            data = b"".join(chunks)
+        return data
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def read_text(path: str | Path, pid: int | None = None) -> str:
     """Like read_bytes, decoded (undecodable bytes replaced)."""
     return read_bytes(path, pid).decode("utf-8", "replace")

@@ -15,29 +15,10 @@ from pathlib import Path
 
 from oomkit import cgroups, procfs
 from oomkit.models import CgroupSample
+from oomkit.procfs import read_quiet
 
-_RDONLY = os.O_RDONLY | os.O_CLOEXEC
 LONG_MAX = 2**63 - 1
 
-
-def _read(path: str) -> bytes | None:
-    """A whole small cgroupfs file (seq_file may hand it out in several reads), or None."""
-    try:
-        fd = os.open(path, _RDONLY)
-    except OSError:
-        return None
-    try:
-        data = os.read(fd, 8192)
-        if len(data) < 4096:
-            return data
-        chunks = [data]
-        while chunk := os.read(fd, 65536):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
 
 
 def parse_limit(data: bytes | None, page_size: int) -> int | None:
@@ -94,12 +75,12 @@ class CgroupWatch:
         return f"{root}/{rel}" if rel else (self.hierarchy.root or "/")
 
     def _limit(self, directory: str) -> int | None:
-        return parse_limit(_read(f"{directory}/{self._files()[0]}"), self._page)
+        return parse_limit(read_quiet(f"{directory}/{self._files()[0]}"), self._page)
 
     def _add(self, path: str, directory: str, limit: int) -> None:
         cg = _Cgroup(path, directory, limit // 1024)
         if self.version == 1:
-            failcnt = _read(f"{directory}/memory.failcnt")
+            failcnt = read_quiet(f"{directory}/memory.failcnt")
             cg.max_events = int(failcnt) if failcnt and failcnt.strip().isdigit() else None
         self.limited[path] = cg
 
@@ -128,7 +109,7 @@ class CgroupWatch:
             if p in self.limited:
                 self.limited[p].limit_kb = limit // 1024
                 if self.version == 1:
-                    failcnt = _read(f"{d}/memory.failcnt")
+                    failcnt = read_quiet(f"{d}/memory.failcnt")
                     self.limited[p].max_events = (int(failcnt) if failcnt and failcnt.strip().isdigit()
                                                   else None)
             else:
@@ -160,11 +141,11 @@ class CgroupWatch:
         _, usage_file, events_file = self._files()
         out = []
         for path, cg in list(self.limited.items()):
-            usage = _read(f"{cg.directory}/{usage_file}")
+            usage = read_quiet(f"{cg.directory}/{usage_file}")
             if usage is None:
                 del self.limited[path]  # removed
                 continue
-            events = parse_keyed(_read(f"{cg.directory}/{events_file}"))
+            events = parse_keyed(read_quiet(f"{cg.directory}/{events_file}"))
             cg.oom_kills = events.get(b"oom_kill")
             if self.version == 2:
                 out.append(CgroupSample(ts, path, 2, int(usage) // 1024, cg.limit_kb,
@@ -188,7 +169,7 @@ class CgroupWatch:
         stack = [cg.directory]
         while stack:
             d = stack.pop()
-            data = _read(f"{d}/cgroup.procs")
+            data = read_quiet(f"{d}/cgroup.procs")
             if data:
                 pids.extend(int(x) for x in data.split())
             try:

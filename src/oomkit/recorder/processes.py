@@ -32,8 +32,8 @@ from pathlib import Path
 from oomkit import cgroups, procfs, scoring
 from oomkit.errors import OomkitError
 from oomkit.models import ProcessInfo, ProcessSample
+from oomkit.procfs import read_quiet
 
-_RDONLY = os.O_RDONLY | os.O_CLOEXEC
 MAX_CMDLINE = 4096
 HISTORY = 128  # fast-tier samples kept per process for the growth forecast
 MAX_PROBE = 128  # new pids probed one by one; more than this and /proc is listed
@@ -76,22 +76,6 @@ class Proc:
         self.ts, self.anon, self.file, self.shmem, self.swap, self.pte = (ts, anon, file_, shmem,
                                                                           swap, pte)
 
-
-def _read(path: str, size: int = 16384) -> bytes | None:
-    try:
-        fd = os.open(path, _RDONLY)
-    except OSError:
-        return None
-    try:
-        data = os.read(fd, size)
-        if len(data) == size:  # e.g. thousands of supplementary groups in status: read on
-            while chunk := os.read(fd, 65536):
-                data += chunk
-        return data
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
 
 
 def memory_of(data: bytes) -> tuple[bytes, int, int, int, int, int, int] | None:
@@ -158,21 +142,21 @@ class ProcessTracker:
     def _cgroup(self, pid: int) -> str | None:
         if self.hierarchy is None:
             return None
-        data = _read(f"{self.root}/{pid}/cgroup", 4096)
+        data = read_quiet(f"{self.root}/{pid}/cgroup", 4096)
         if not data:
             return None
         path = cgroups.path_of(self.hierarchy, procfs.parse_cgroup(data.decode("utf-8", "replace")))
         return sys.intern(path) if path is not None else None
 
     def _identity(self, pid: int, name: str, uid: int, cgroup: str | None) -> ProcessInfo | None:
-        stat = _read(f"{self.root}/{pid}/stat", 4096)
+        stat = read_quiet(f"{self.root}/{pid}/stat", 4096)
         if not stat:
             return None
         try:
             start = procfs.parse_stat(stat.decode("utf-8", "replace")).starttime
         except (OomkitError, ValueError):
             return None
-        raw = _read(f"{self.root}/{pid}/cmdline", MAX_CMDLINE)
+        raw = read_quiet(f"{self.root}/{pid}/cmdline", MAX_CMDLINE)
         cmdline = procfs.parse_cmdline(raw[:MAX_CMDLINE]) if raw else ""
         return ProcessInfo(pid, start, name, cmdline, uid, cgroup)
 
@@ -180,14 +164,14 @@ class ProcessTracker:
         """(pid, name, uid, anon, file, shmem, swap, pte, adj) per pid with an mm, one at a time."""
         root = self.root
         for pid in pids:
-            data = _read(f"{root}/{pid}/status")
+            data = read_quiet(f"{root}/{pid}/status")
             if data is None:
                 continue
             mem = memory_of(data)
             if mem is None:
                 self._no_mm.add(pid)
                 continue
-            adj_raw = _read(f"{root}/{pid}/oom_score_adj", 32)
+            adj_raw = read_quiet(f"{root}/{pid}/oom_score_adj", 32)
             try:
                 adj = int(adj_raw) if adj_raw else 0
             except ValueError:
@@ -228,7 +212,7 @@ class ProcessTracker:
 
     def last_pid(self) -> int | None:
         """The pid the kernel allocated last (/proc/loadavg's fifth field), threads included."""
-        data = _read(f"{self.root}/loadavg", 256)
+        data = read_quiet(f"{self.root}/loadavg", 256)
         try:
             return int(data.rsplit(b" ", 1)[-1]) if data else None
         except ValueError:
@@ -249,7 +233,7 @@ class ProcessTracker:
             count = last - prev
             return list(range(prev + 1, last + 1)) if count <= MAX_PROBE else None
         if self._pid_max is None:
-            text = _read(f"{self.root}/sys/kernel/pid_max", 64)
+            text = read_quiet(f"{self.root}/sys/kernel/pid_max", 64)
             self._pid_max = int(text) if text and text.strip().isdigit() else 4194304
         count = self._pid_max - prev + last
         if count > MAX_PROBE:
@@ -287,7 +271,7 @@ class ProcessTracker:
 
     def _is_process(self, pid: int) -> bool:
         """A thread-group leader (not a thread, not gone)."""
-        data = _read(f"{self.root}/{pid}/status", 1024)
+        data = read_quiet(f"{self.root}/{pid}/status", 1024)
         if not data:
             return False
         i = data.find(b"\nTgid:\t")
@@ -301,7 +285,7 @@ class ProcessTracker:
             p = self.procs.get(pid)
             if p is None:
                 continue
-            data = _read(f"{root}/{pid}/status")
+            data = read_quiet(f"{root}/{pid}/status")
             mem = memory_of(data) if data else None
             if mem is None:  # exited (or a zombie: no mm any more)
                 gone.append(self._drop(pid))

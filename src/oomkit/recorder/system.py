@@ -6,30 +6,17 @@ the fields the recorder keeps are picked out of it.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 from oomkit import procfs
 from oomkit.errors import OomkitError
 from oomkit.models import SystemSample
+from oomkit.procfs import read_quiet
 
 _MEMINFO = re.compile(rb"^(MemTotal|MemAvailable|SwapTotal|SwapFree|Committed_AS|CommitLimit):"
                       rb"\s+(\d+)", re.M)
-_RDONLY = os.O_RDONLY | os.O_CLOEXEC
 
-
-def _read(path: str) -> bytes | None:
-    try:
-        fd = os.open(path, _RDONLY)
-    except OSError:
-        return None
-    try:
-        return os.read(fd, 65536)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
 
 
 def parse_meminfo(data: bytes) -> dict[bytes, int]:
@@ -54,17 +41,17 @@ class SystemReader:
         self._meminfo = f"{root}/meminfo"
         self._vmstat = f"{root}/vmstat"
         self._psi = f"{root}/pressure/memory"
-        self.has_psi = _read(self._psi) is not None
+        self.has_psi = read_quiet(self._psi, 65536) is not None
 
     def sample(self, ts: float) -> SystemSample:
         """System memory now; OomkitError if /proc/meminfo cannot be read."""
-        data = _read(self._meminfo)
+        data = read_quiet(self._meminfo, 65536)
         if data is None:
             raise OomkitError(f"cannot read {self._meminfo}")
         m = parse_meminfo(data)
         some = full = None
         if self.has_psi:
-            text = _read(self._psi)
+            text = read_quiet(self._psi, 65536)
             if text:
                 try:
                     psi = procfs.parse_psi(text.decode())
@@ -89,5 +76,5 @@ class SystemReader:
 
     def oom_kills(self) -> int | None:
         """/proc/vmstat oom_kill: every OOM kill since boot, memcg kills included (4.13+)."""
-        data = _read(self._vmstat)
+        data = read_quiet(self._vmstat, 65536)
         return None if data is None else parse_oom_kill(data)
