@@ -18,6 +18,7 @@ import pytest
 from oomkit import cgroups, jobcgroup, procfs, top
 from oomkit.cli import main
 from oomkit.commands.top import format_table
+from tests.conftest import require_memcg
 from tests.memchildren import Children, children
 
 __all__ = ["children"]
@@ -148,10 +149,7 @@ def test_python_m_oomkit_top_subprocess() -> None:
 @pytest.fixture
 def memcg_256() -> Iterator[jobcgroup.JobCgroup]:
     """A fresh 256 MiB memory cgroup (no swap), removed with whatever is left in it."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to create a memory cgroup")
-    if jobcgroup.find_memory_hierarchy() is None:
-        pytest.skip("no memory cgroup controller mounted")
+    require_memcg()
     cg = jobcgroup.create(f"oomkit-test-top-{uuid.uuid4().hex[:8]}", 256 << 20)
     try:
         yield cg

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from oomkit import cgroups
 from oomkit.errors import AccessDenied, OomkitError
 
 
@@ -25,33 +26,10 @@ class Hierarchy:
     version: int  # 1 or 2
 
 
-def find_memory_hierarchy(mountinfo: Path = Path("/proc/self/mountinfo")) -> Hierarchy | None:
-    """Where the memory controller is mounted; v2 preferred when it has the controller."""
-    try:
-        text = mountinfo.read_text()
-    except OSError:
-        return None
-    v1: Hierarchy | None = None
-    v2: Hierarchy | None = None
-    for line in text.splitlines():
-        # proc(5) mountinfo: fields ... " - " fstype source superoptions
-        left, _, right = line.partition(" - ")
-        fields = left.split()
-        rfields = right.split()
-        if len(fields) < 5 or len(rfields) < 3:
-            continue
-        mount = Path(fields[4].replace("\\040", " "))
-        fstype, opts = rfields[0], rfields[2].split(",")
-        if fstype == "cgroup2" and v2 is None:
-            try:
-                controllers = (mount / "cgroup.controllers").read_text().split()
-            except OSError:
-                controllers = []
-            if "memory" in controllers:
-                v2 = Hierarchy(mount, 2)
-        elif fstype == "cgroup" and "memory" in opts and v1 is None:
-            v1 = Hierarchy(mount, 1)
-    return v2 or v1
+def find_memory_hierarchy(proc_root: Path = Path("/proc")) -> Hierarchy | None:
+    """Where the memory controller is mounted (cgroups.find_memory reads mountinfo)."""
+    h = cgroups.find_memory(proc_root)
+    return None if h is None else Hierarchy(h.mount, h.version)
 
 
 @dataclass(frozen=True, slots=True)

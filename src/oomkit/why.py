@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
-from oomkit.errors import SourceUnavailable
+from oomkit.errors import OomkitError, SourceUnavailable
 from oomkit.explain import Explanation, explain
 from oomkit.kernel_log import parse_stream
 from oomkit.log_sources import (
@@ -228,14 +228,12 @@ def kmsg_kills(machine: Machine | None = None) -> int | None:
 
 def read_vmstat_oom_kill(proc_root: Path) -> int | None:
     """/proc/vmstat oom_kill: every OOM kill since boot, memcg ones included (Linux 4.13+)."""
+    from oomkit import procfs
+
     try:
-        text = (proc_root / "vmstat").read_text()
-    except OSError:
+        return procfs.read_vmstat(proc_root).get("oom_kill")
+    except OomkitError:
         return None
-    for line in text.splitlines():
-        if line.startswith("oom_kill "):
-            return int(line.split()[1])
-    return None
 
 
 def boot_time() -> datetime:
