@@ -147,15 +147,26 @@ def parse(text: str, path: str = "<config>") -> Config:
     return Config(path=path, **parsed)
 
 
-def load(path: Path | None = None) -> Config:
-    """Read and parse the file (default /etc/oomkit/oomkit.toml)."""
+def read(path: Path | None, *, required: bool = True) -> tuple[str | None, Path]:
+    """The file's text (default /etc/oomkit/oomkit.toml); None when an optional default is absent.
+
+    ``required`` is False when the user did not name the file: then its absence means
+    "all defaults", for the daemon and the web UI.
+    """
     p = path or DEFAULT_PATH
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8"), p
     except FileNotFoundError:
-        raise ConfigError(f"{p}: no such file; create it or pass --config PATH") from None
+        if required:
+            raise ConfigError(f"{p}: no such file; create it or pass --config PATH") from None
+        return None, p
     except PermissionError:
         raise ConfigError(f"{p}: permission denied; run as root") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: cannot read: {exc}") from None
-    return parse(text, str(p))
+
+
+def load(path: Path | None = None, *, required: bool = True) -> Config:
+    """Read and parse the file; an absent optional default file gives an empty Config."""
+    text, p = read(path, required=required)
+    return Config(path=str(p)) if text is None else parse(text, str(p))

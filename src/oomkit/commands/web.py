@@ -11,42 +11,21 @@ import click
 
 from oomkit.errors import ConfigError, UsageError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
-
-DEFAULT_CONFIG = Path("/etc/oomkit/oomkit.toml")
 DEFAULT_DB = Path("/var/lib/oomkit/oomkit.db")
 
 
 def load(config: Path | None) -> tuple[Any, Path]:
-    """The [web] settings and the database path ([web] db, else [daemon] db, else the default)."""
-    from oomkit.web.settings import WebSettings, parse_section
+    """The [web] settings and the database path ([web] db, else [daemon] db, else the default).
 
-    path = config or DEFAULT_CONFIG
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        if config is not None:
-            raise ConfigError(f"{path}: no such file; create it or leave out --config") from None
-        return WebSettings(), DEFAULT_DB
-    except PermissionError:
-        raise ConfigError(f"{path}: permission denied; run as root") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    try:
-        settings = parse_section(data.get("web", {}), "web", str(path))
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    daemon = data.get("daemon", {})
-    db = settings.db or (Path(daemon["db"]) if isinstance(daemon, dict)
-                         and isinstance(daemon.get("db"), str) else DEFAULT_DB)
-    return settings, db
+    The whole file goes through ``oomkit.config``, so a mistake in any section is reported.
+    """
+    from oomkit import config as conf_file
+    from oomkit.web.settings import WebSettings
+
+    whole = conf_file.load(config, required=config is not None)
+    settings = whole.web if whole.web is not None else WebSettings()
+    daemon_db = whole.daemon.db if whole.daemon is not None else None
+    return settings, settings.db or daemon_db or DEFAULT_DB
 
 
 @click.command("web")

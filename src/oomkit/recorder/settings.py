@@ -9,7 +9,7 @@ line naming the file and the key.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -194,38 +194,16 @@ def _watch(value: Any, where: str, path: str) -> tuple[rules.Rule, ...]:
 
 
 def parse(text: str, path: str = "<config>") -> Settings:
-    """Settings from the TOML text of the whole file; ConfigError names ``path`` and the key."""
-    import sys
+    """Settings from the TOML text of the whole file; ConfigError names ``path`` and the key.
 
+    ``oomkit.config`` parses and checks every section; the daemon takes ``[daemon]``
+    and the ``[protect]`` rules it applies to new processes.
+    """
     from oomkit import config
 
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - exercised on 3.10 only
-        import tomli as tomllib
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    protect: tuple[rules.Rule, ...] = ()
-    daemon: dict[str, Any] = {}
-    for key, section in data.items():
-        if key == "daemon":
-            daemon = _table(section, "daemon")
-        elif key in config.SECTIONS:  # [protect] (kept), [web], [programs] (checked)
-            try:
-                parsed = config.SECTIONS[key](section, key, path)
-            except ConfigError as exc:
-                raise ConfigError(f"{path}: {exc}") from None
-            if isinstance(parsed, config.ProtectConfig):
-                protect = parsed.rules
-        else:
-            raise ConfigError(f"{path}: unknown section [{key}]; known: "
-                              f"{', '.join(config.SECTIONS)}")
-    try:
-        return _settings(daemon, path, protect)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+    whole = config.parse(text, path)
+    daemon = whole.daemon if whole.daemon is not None else parse_section({}, "daemon", path)
+    return replace(daemon, protect=whole.protect.rules)
 
 
 def parse_section(section: Any, where: str, path: str) -> Settings:
@@ -286,18 +264,10 @@ def _storage(d: dict[str, Any], where: str) -> Storage:
 
 def load(path: Path | None, *, required: bool) -> Settings:
     """Read the file; a missing default file gives the defaults (``required`` = named by the user)."""
-    p = path or DEFAULT_CONFIG
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        if required:
-            raise ConfigError(f"{p}: no such file; create it or leave out --config") from None
-        return Settings()
-    except PermissionError:
-        raise ConfigError(f"{p}: permission denied; run as root") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read: {exc}") from None
-    return parse(text, str(p))
+    from oomkit import config
+
+    text, p = config.read(path, required=required)
+    return Settings() if text is None else parse(text, str(p))
 
 
 SAMPLE = """\
