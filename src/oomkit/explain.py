@@ -347,8 +347,6 @@ def explain(
         "Protect what must survive with a negative oom_score_adj (`oomkit protect PID --protect`"
         " or OOMScoreAdjust= in its unit); the next-highest process then dies instead."
     )
-    if event.trigger is None and event.kind is EventKind.OOM_KILL and not event.missing:
-        pass
     return Explanation(headline(event), verdict, tuple(details), tuple(remedies))
 
 

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
 from oomkit.errors import UsageError
+from oomkit.models import OomEvent
 
 
 def boot_offset() -> float:
@@ -29,9 +31,14 @@ def boot_offset() -> float:
     return time.clock_gettime(time.CLOCK_REALTIME) - time.clock_gettime(time.CLOCK_MONOTONIC)
 
 
-def uptime_to_wall(uptime_s: float, offset: float, tz: tzinfo = timezone.utc) -> datetime:
-    """Wall-clock time of a printk stamp of this boot, given ``boot_offset()``."""
-    return datetime.fromtimestamp(offset + uptime_s, tz=tz)
+def fill_wall(event: OomEvent, offset: float, tz: tzinfo = timezone.utc) -> OomEvent:
+    """``event`` with a wall time from its printk stamp and ``boot_offset()``, when it has
+    a stamp but no wall time of its own (a printed wall time always wins)."""
+    t = event.time
+    if t.wall is not None or t.uptime_s is None:
+        return event
+    wall = datetime.fromtimestamp(offset + t.uptime_s, tz=tz)
+    return replace(event, time=replace(t, wall=wall, wall_from="boot-offset"))
 
 
 def local_tz(localtime: Path = Path("/etc/localtime")) -> tzinfo:

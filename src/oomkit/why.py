@@ -6,7 +6,6 @@ data too (a source that cannot be read is reported, the others still are).
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -34,7 +33,7 @@ from oomkit.models import (
     Owner,
 )
 from oomkit.owner import owner_of
-from oomkit.timeconv import boot_offset, local_tz
+from oomkit.timeconv import boot_offset, fill_wall, local_tz
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,14 +104,6 @@ class WhyResult:
     jobs: tuple[JobEvent, ...] = ()  # a supervised program's recorded history (why NAME)
 
 
-def _fill_wall(event: OomEvent, offset: float, tz: tzinfo) -> OomEvent:
-    t = event.time
-    if t.wall is not None or t.uptime_s is None:
-        return event
-    wall = datetime.fromtimestamp(offset + t.uptime_s, tz=tz)
-    return replace(event, time=replace(t, wall=wall, wall_from="boot-offset"))
-
-
 def read_source(
     source: Source, *, tz: tzinfo, offset: float
 ) -> tuple[list[OomEvent], SourceReport]:
@@ -126,7 +117,7 @@ def read_source(
         with stream:
             for event in parse_stream(stream, source.name, local=tz, reference=mtime(source.path)):
                 if source.this_boot:
-                    event = _fill_wall(event, offset, tz)
+                    event = fill_wall(event, offset, tz)
                 events.append(event)
     except (OSError, EOFError, ValueError) as exc:  # truncated .gz, I/O error mid-file
         reason = f"{source.name}: read stopped early ({exc}); events before that point are shown"
@@ -411,8 +402,3 @@ def event_time_dict(t: EventTime, tz: tzinfo | None = None) -> dict[str, object]
         "wall_from": t.wall_from,
         "boot_id": t.boot_id,
     }
-
-
-def running_as_root() -> bool:
-    """Whether we run with uid 0."""
-    return os.geteuid() == 0

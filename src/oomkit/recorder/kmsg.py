@@ -20,11 +20,11 @@ import contextlib
 import errno
 import os
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oomkit.models import OomEvent, SourceRef
+from oomkit.timeconv import fill_wall
 
 if TYPE_CHECKING:
     from oomkit.kernel_log.assemble import Assembler
@@ -83,10 +83,8 @@ class KmsgFollower:
             self.fd = None
 
     def _dated(self, e: OomEvent) -> OomEvent:
+        e = fill_wall(e, self.offset)
         t = e.time
-        if t.wall is None and t.uptime_s is not None:
-            t = replace(t, wall=datetime.fromtimestamp(self.offset + t.uptime_s, tz=timezone.utc),
-                        wall_from="boot-offset")
         if t.boot_id is None and self.boot_id is not None:
             t = replace(t, boot_id=self.boot_id)
         return e if t is e.time else replace(e, time=t)
