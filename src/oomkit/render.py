@@ -8,14 +8,33 @@ from __future__ import annotations
 import json
 import textwrap
 from dataclasses import asdict
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
-from oomkit.models import MemcgCounters, OomEvent, Owner, TaskRow, Victim
+from oomkit.models import EventTime, MemcgCounters, OomEvent, Owner, TaskRow, Victim
+from oomkit.timeconv import local_tz
 from oomkit.units import human_kb
-from oomkit.why import KillReport, WhyResult, event_time_dict, local_time
+from oomkit.why import KillReport, WhyResult
 
 SCHEMA_VERSION = 1
+
+
+def local_time(when: datetime | None, tz: tzinfo | None = None) -> str | None:
+    """ISO 8601 with offset, in the machine's zone."""
+    if when is None:
+        return None
+    return when.astimezone(tz or local_tz()).isoformat(timespec="seconds")
+
+
+def event_time_dict(t: EventTime, tz: tzinfo | None = None) -> dict[str, object]:
+    """The JSON form of an event's time."""
+    return {
+        "raw": t.raw,
+        "uptime_s": t.uptime_s,
+        "wall": local_time(t.wall, tz),
+        "wall_from": t.wall_from,
+        "boot_id": t.boot_id,
+    }
 
 
 def _victim(v: Victim | None) -> dict[str, Any] | None:

@@ -25,7 +25,6 @@ from oomkit.log_sources import (
 from oomkit.models import (
     CgroupNow,
     EventKind,
-    EventTime,
     JobEvent,
     Killer,
     KillRecord,
@@ -384,21 +383,3 @@ def find_kills(opts: WhyOptions, machine: Machine | None = None) -> WhyResult:
     from oomkit.recorded import attach
 
     return attach(result, opts, machine)
-
-
-def local_time(when: datetime | None, tz: tzinfo | None = None) -> str | None:
-    """ISO 8601 with offset, in the machine's zone."""
-    if when is None:
-        return None
-    return when.astimezone(tz or local_tz()).isoformat(timespec="seconds")
-
-
-def event_time_dict(t: EventTime, tz: tzinfo | None = None) -> dict[str, object]:
-    """The JSON form of an event's time."""
-    return {
-        "raw": t.raw,
-        "uptime_s": t.uptime_s,
-        "wall": local_time(t.wall, tz),
-        "wall_from": t.wall_from,
-        "boot_id": t.boot_id,
-    }
