@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 import pytest
 
@@ -56,13 +55,13 @@ def test_v2_remedy_uses_memory_max() -> None:
 
 def test_owner_specific_remedies() -> None:
     (e,) = events("local-6.18-memcg-v1-3tasks-adj500-dmesg.log")
-    docker = replace(e, memcg="/system.slice/docker-" + "a" * 64 + ".scope")
+    docker = e._replace(memcg="/system.slice/docker-" + "a" * 64 + ".scope")
     x = explain(docker, owner=owner_of(docker.memcg))
     assert any("docker update --memory" in r for r in x.remedies)
-    unit = replace(e, memcg="/system.slice/postgresql.service")
+    unit = e._replace(memcg="/system.slice/postgresql.service")
     x = explain(unit, owner=owner_of(unit.memcg))
     assert any("systemctl set-property postgresql.service MemoryMax=" in r for r in x.remedies)
-    pod = replace(e, memcg="/kubepods/burstable/pod0b7c2a7e-1111-2222-3333-444455556666/" + "b" * 64)
+    pod = e._replace(memcg="/kubepods/burstable/pod0b7c2a7e-1111-2222-3333-444455556666/" + "b" * 64)
     x = explain(pod, owner=owner_of(pod.memcg))
     assert any("resources.limits.memory" in r for r in x.remedies)
 
@@ -70,14 +69,14 @@ def test_owner_specific_remedies() -> None:
 def test_adj_has_no_effect_in_a_tiny_cgroup() -> None:
     (e,) = events("public-3.13-ubuntu-memcg-legacy-task-in-cadvisor.log")  # 980 kB limit
     assert e.victim is not None
-    tiny = replace(e, victim=replace(e.victim, oom_score_adj=500), page_size_kb=4)
+    tiny = e._replace(victim=e.victim._replace(oom_score_adj=500), page_size_kb=4)
     x = explain(tiny)
     assert any("had no effect" in d for d in x.details)
 
 
 def test_global_oom_without_swap_suggests_swap_and_explains_overcommit_correctly() -> None:
     (e,) = events("public-6.9-nixos-dmesg-grep-oom-filtered.log")[:1]
-    x = explain(replace(e, total_swap_kb=0))
+    x = explain(e._replace(total_swap_kb=0))
     assert "whole machine ran out of memory" in x.verdict
     assert any("Add swap" in r for r in x.remedies)
     overcommit = next(r for r in x.remedies if "overcommit_memory=2" in r)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -35,8 +34,7 @@ def _groups() -> dict[str, list[Path]]:
 
 def _shape(e: OomEvent) -> OomEvent:
     """The event without what legitimately differs between formats."""
-    return replace(
-        e, time=EventTime(None, None, None, None), source=SourceRef("", None), host=None,
+    return e._replace(time=EventTime(None, None, None, None), source=SourceRef("", None), host=None,
         also_seen_in=(),
     )
 

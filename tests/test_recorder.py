@@ -214,7 +214,7 @@ def test_unlogged_kills_are_reported_once_after_the_grace() -> None:
     c.update(0.0, 10, {"/job": 0, "/other": 3})
     assert c.update(1.0, 12, {"/job": 1, "/other": 3}) == []  # counted, maybe not parsed yet
     out = c.update(1.0 + GRACE, 12, {"/job": 1, "/other": 3})
-    assert [(u.cgroup, u.count) for u in out] == [("/job", 1), (None, 1)]
+    assert [(u.cgroup, u.kills) for u in out] == [("/job", 1), (None, 1)]
     assert c.update(10.0, 12, {"/job": 1, "/other": 3}) == []
 
 
@@ -223,7 +223,7 @@ def test_v2_counters_are_hierarchical_the_deepest_gets_the_kill() -> None:
     c.update(0.0, 0, {"/a": 0, "/a/b": 0})
     c.update(1.0, 1, {"/a": 1, "/a/b": 1})
     out = c.update(1.0 + GRACE, 1, {"/a": 1, "/a/b": 1})
-    assert [(u.cgroup, u.count) for u in out] == [("/a/b", 1)]
+    assert [(u.cgroup, u.kills) for u in out] == [("/a/b", 1)]
 
 
 # --- system, cgroups -----------------------------------------------------------------------

@@ -4,7 +4,6 @@ downsampling, retention and the size cap. Real SQLite files in tmp_path."""
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -186,7 +185,7 @@ def test_victim_is_the_process_that_held_the_pid_then(tmp_path: Path) -> None:
 def test_renames_update_the_identity(tmp_path: Path) -> None:
     w, _ = _writer(tmp_path)
     a = ProcessInfo(5, 50, "python3", "python3 -c x", 0, "/a")
-    b = replace(a, name="worker", cmdline="worker --x")
+    b = a._replace(name="worker", cmdline="worker --x")
     w.write_batch(Batch(processes=(ProcessSample(T0, a, 1, 1, 0, 0, 0, 0),)))
     w.write_batch(Batch(processes=(ProcessSample(T0 + 1, b, 1, 1, 0, 0, 0, 0),)))
     w.close()

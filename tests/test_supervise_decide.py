@@ -73,7 +73,7 @@ def test_start_spawns_and_startsecs_makes_it_running() -> None:
 
 
 def test_startsecs_zero_is_running_at_once() -> None:
-    spec = replace(SPEC, startsecs=0)
+    spec = SPEC._replace(startsecs=0)
     _, d = run(spec, [(0, Start()), (0, Spawned(10))])
     assert d.path == (S.RUNNING,)
 
@@ -120,20 +120,20 @@ def test_transient_spawn_failure_backs_off() -> None:
     (RestartPolicy.ALWAYS, EXIT0, True),
 ])
 def test_autorestart_semantics(policy: RestartPolicy, x: JobExit, restarts: bool) -> None:
-    spec = replace(SPEC, autorestart=policy)
+    spec = SPEC._replace(autorestart=policy)
     assert wants_restart(spec, x) is restarts
     (d,) = run(spec, [(10, Exited(x))], running(spec))
     assert d.path == ((S.EXITED, S.BACKOFF) if restarts else (S.EXITED,))
 
 
 def test_exitcodes_say_what_is_expected() -> None:
-    spec = replace(SPEC, exitcodes=(0, 2))
+    spec = SPEC._replace(exitcodes=(0, 2))
     assert not wants_restart(spec, ex(ExitCause.EXIT, 2))
     assert wants_restart(spec, ex(ExitCause.EXIT, 1))
 
 
 def test_restart_loop_is_bounded_by_max_restarts() -> None:
-    spec = replace(SPEC, autorestart=RestartPolicy.ALWAYS, max_restarts=3)
+    spec = SPEC._replace(autorestart=RestartPolicy.ALWAYS, max_restarts=3)
     rec, t, paths, delays = running(spec), 10.0, [], []
     for _ in range(4):
         (d,) = run(spec, [(t, Exited(EXIT1))], rec)
@@ -150,7 +150,7 @@ def test_restart_loop_is_bounded_by_max_restarts() -> None:
 
 
 def test_oom_kills_in_a_row_go_fatal_and_a_healthy_run_resets_the_count() -> None:
-    spec = replace(SPEC, autorestart=RestartPolicy.ALWAYS, oom_max_in_row=2)
+    spec = SPEC._replace(autorestart=RestartPolicy.ALWAYS, oom_max_in_row=2)
     (d,) = run(spec, [(10, Exited(OOM))], running(spec))
     assert d.path == (S.EXITED, S.BACKOFF) and d.record.oom_in_row == 1
     # restarted, ran 61 s (longer than reset_after), OOM again: counts as the first in a row
@@ -165,7 +165,7 @@ def test_oom_kills_in_a_row_go_fatal_and_a_healthy_run_resets_the_count() -> Non
 
 
 def test_an_ordinary_exit_breaks_an_oom_streak() -> None:
-    spec = replace(SPEC, autorestart=RestartPolicy.ALWAYS, oom_max_in_row=2)
+    spec = SPEC._replace(autorestart=RestartPolicy.ALWAYS, oom_max_in_row=2)
     rec = replace(running(spec), oom_in_row=1)
     (d,) = run(spec, [(10, Exited(EXIT1))], rec)
     assert d.record.oom_in_row == 0
@@ -173,7 +173,7 @@ def test_an_ordinary_exit_breaks_an_oom_streak() -> None:
 
 def test_oom_backoff_is_used_for_oom_kills() -> None:
     slow = BackoffPolicy(initial_s=30.0, maximum_s=600.0, jitter=0.0)
-    spec = replace(SPEC, autorestart=RestartPolicy.ALWAYS, oom_backoff=slow)
+    spec = SPEC._replace(autorestart=RestartPolicy.ALWAYS, oom_backoff=slow)
     (d,) = run(spec, [(10, Exited(OOM))], running(spec))
     assert d.record.backoff_until == 40.0
     (d,) = run(spec, [(10, Exited(EXIT1))], running(spec))
@@ -181,7 +181,7 @@ def test_oom_backoff_is_used_for_oom_kills() -> None:
 
 
 def test_stop_sends_stopsignal_then_sigkill_after_stopwaitsecs() -> None:
-    spec = replace(SPEC, stopsignal=2, stopwaitsecs=5.0, stopasgroup=True, killasgroup=True)
+    spec = SPEC._replace(stopsignal=2, stopwaitsecs=5.0, stopasgroup=True, killasgroup=True)
     d1, d2, d3, d4 = run(spec, [(10, Stop()), (14, Tick()), (15, Tick()), (16, Tick())], running(spec))
     assert d1.path == (S.STOPPING,) and d1.actions == (SendSignal(2, True),)
     assert d2.actions == ()
@@ -192,7 +192,7 @@ def test_stop_sends_stopsignal_then_sigkill_after_stopwaitsecs() -> None:
 
 
 def test_stop_while_in_backoff_cancels_the_restart() -> None:
-    spec = replace(SPEC, autorestart=RestartPolicy.ALWAYS)
+    spec = SPEC._replace(autorestart=RestartPolicy.ALWAYS)
     (d,) = run(spec, [(10, Exited(CRASH))], running(spec))
     assert d.record.state is S.BACKOFF
     d1, d2 = run(spec, [(10.5, Stop()), (30, Tick())], d.record)

@@ -12,7 +12,6 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -38,7 +37,7 @@ EARLYOOM = KERNEL_LOGS / "public-earlyoom-1.8-journal-oom-score-process-mrelease
 def prog(name: str, *command: str, **kw: object) -> ProgramSpec:
     base = ProgramSpec(name=name, command=command, startsecs=0, backoff=QUICK, stopwaitsecs=2.0,
                        autorestart=RestartPolicy.ALWAYS, max_restarts=2, oom_max_in_row=None)
-    return replace(base, **kw)  # type: ignore[arg-type]
+    return base._replace(**kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -148,7 +147,7 @@ def test_stop_while_in_backoff_and_a_bad_command(
     noexec = tmp_path / "script"
     noexec.write_text("#!/bin/sh\n")
     m, sink = make_manager(
-        prog("flaky", "sh", "-c", "exit 1", backoff=replace(QUICK, initial_s=5.0, maximum_s=5.0)),
+        prog("flaky", "sh", "-c", "exit 1", backoff=QUICK._replace(initial_s=5.0, maximum_s=5.0)),
         prog("missing", "definitely-not-a-command-oomkit"),
         prog("noexec", str(noexec)),
         prog("nodir", "true", directory="/nonexistent/dir"),

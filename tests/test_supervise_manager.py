@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,7 +22,7 @@ FAST = BackoffPolicy(initial_s=1.0, maximum_s=4.0, factor=2.0, jitter=0.0, reset
 
 def spec(name: str = "a", **kw: object) -> ProgramSpec:
     base = ProgramSpec(name=name, command=(name,), startsecs=1.0, backoff=FAST, stopwaitsecs=5.0)
-    return replace(base, **kw)  # type: ignore[arg-type]
+    return base._replace(**kw)  # type: ignore[arg-type]
 
 
 def manager(tmp_path: Path, *specs: ProgramSpec, evidence: object = None

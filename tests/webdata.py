@@ -3,7 +3,6 @@ store's own writer (``store.writer.Writer``), with kills parsed from real report
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -37,10 +36,10 @@ def at(event: OomEvent, ts: float, pid: int, name: str | None = None) -> OomEven
     """``event`` moved to ``ts`` with victim ``pid`` (and name)."""
     v = event.victim
     assert v is not None
-    victim = dataclasses.replace(v, pid=pid, name=name or v.name)
+    victim = v._replace(pid=pid, name=name or v.name)
     when = datetime.fromtimestamp(ts, tz=timezone.utc)
-    t = dataclasses.replace(event.time, wall=when, wall_from="log", uptime_s=ts - 1_000_000_000)
-    return dataclasses.replace(event, victim=victim, time=t)
+    t = event.time._replace(wall=when, wall_from="log", uptime_s=ts - 1_000_000_000)
+    return event._replace(victim=victim, time=t)
 
 
 def _quiet(level: str, message: str) -> None:

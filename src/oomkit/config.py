@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from oomkit import rules
 from oomkit.errors import ConfigError
@@ -34,19 +33,17 @@ else:  # pragma: no cover - exercised on 3.10 only
 DEFAULT_PATH = Path("/etc/oomkit/oomkit.toml")
 
 
-@dataclass(frozen=True, slots=True)
-class ProtectConfig:
+class ProtectConfig(NamedTuple):
     """``[protect]``: rules applied by ``oomkit protect --apply`` (and later the daemon)."""
 
     rules: tuple[rules.Rule, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Config:
+class Config(NamedTuple):
     """The whole file."""
 
     path: str | None = None
-    protect: ProtectConfig = field(default_factory=ProtectConfig)
+    protect: ProtectConfig = ProtectConfig()
     web: Any = None  # [web]: oomkit.web.settings.WebSettings (parsed there, stdlib only)
     programs: tuple[ProgramSpec, ...] = ()  # [programs.NAME]: oomkit.programs_config (issue 5)
     daemon: Any = None  # [daemon]: oomkit.recorder.settings.Settings (issue 4)

@@ -22,7 +22,6 @@ import sys
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -280,7 +279,7 @@ class Daemon:
         if new.db != self.conf.db:
             self.log("warning", f"daemon.db changed to {new.db}; that takes a restart (still"
                      f" writing {self.conf.db})")
-            new = replace(new, db=self.conf.db)
+            new = new._replace(db=self.conf.db)
         self.conf = new
         if self.programs is not None:
             try:
@@ -564,9 +563,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         log = Log(debug=debug)
         conf = settings.load(config, required=config is not None)
         if db is not None:
-            conf = replace(conf, db=db)
+            conf = conf._replace(db=db)
         if not backlog:
-            conf = replace(conf, kmsg_backlog=False)
+            conf = conf._replace(kmsg_backlog=False)
         daemon = Daemon(conf, log=log, config_path=config, config_required=config is not None)
         return daemon.run()
     except ConfigError as exc:

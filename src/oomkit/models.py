@@ -7,7 +7,6 @@ Nothing here does I/O. Sizes are named for their unit (``_kb``, ``_pages``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import NamedTuple
@@ -33,8 +32,7 @@ class EventKind(str, Enum):
     USERSPACE_KILL = "userspace_kill"  # earlyoom, nohang, systemd-oomd, oomd, lmkd
 
 
-@dataclass(frozen=True, slots=True)
-class SourceRef:
+class SourceRef(NamedTuple):
     """Where a record was read: a file path (or ``kmsg``/``journal``) and a 1-based line."""
 
     path: str
@@ -60,8 +58,7 @@ class LogLine(NamedTuple):
     wall_kind: str | None = None  # how ``wall`` was obtained, see timeconv.WallKind
 
 
-@dataclass(frozen=True, slots=True)
-class EventTime:
+class EventTime(NamedTuple):
     """When an event happened.
 
     ``wall_from`` says which clock the wall time comes from: ``log`` (a wall
@@ -77,8 +74,7 @@ class EventTime:
     boot_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Victim:
+class Victim(NamedTuple):
     """The killed process, with the numbers of the ``Killed process`` line (kB)."""
 
     pid: int | None
@@ -94,8 +90,7 @@ class Victim:
     swap_kb: int | None = None  # from the task table (swapents), when present
 
 
-@dataclass(frozen=True, slots=True)
-class Trigger:
+class Trigger(NamedTuple):
     """The task whose allocation invoked the OOM killer (often not the victim)."""
 
     name: str | None
@@ -129,8 +124,7 @@ class TaskRow(NamedTuple):
     name: str
 
 
-@dataclass(frozen=True, slots=True)
-class MemcgCounters:
+class MemcgCounters(NamedTuple):
     """A ``memory: usage ...kB, limit ...kB, failcnt N`` line (and swap/memsw/kmem)."""
 
     usage_kb: int
@@ -138,8 +132,7 @@ class MemcgCounters:
     failcnt: int
 
 
-@dataclass(frozen=True, slots=True)
-class Owner:
+class Owner(NamedTuple):
     """Who a cgroup path belongs to: a systemd unit, a container, a pod."""
 
     kind: str  # "systemd-unit", "user-session", "docker", "podman", "containerd",
@@ -152,8 +145,7 @@ class Owner:
     user: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CgroupNow:
+class CgroupNow(NamedTuple):
     """The state of a cgroup that still exists."""
 
     path: str
@@ -162,8 +154,7 @@ class CgroupNow:
     version: int
 
 
-@dataclass(frozen=True, slots=True)
-class OomEvent:
+class OomEvent(NamedTuple):
     """One OOM event (a kernel report, or a userspace killer's kill)."""
 
     killer: Killer
@@ -197,7 +188,7 @@ class OomEvent:
     missing: tuple[str, ...] = ()  # what a partial report lacks, in words
     notes: tuple[str, ...] = ()  # facts about the record (e.g. early-5.4 pgtables unit bug)
     host: str | None = None
-    also_seen_in: tuple[SourceRef, ...] = field(default=())
+    also_seen_in: tuple[SourceRef, ...] = ()
 
 
 # --- top / protect / doctor -------------------------------------------------------------------
@@ -292,8 +283,7 @@ class Finding(NamedTuple):
 # Sample times (``ts``) are Unix seconds (time.time()); query results carry aware datetimes.
 
 
-@dataclass(frozen=True, slots=True)
-class SystemSample:
+class SystemSample(NamedTuple):
     """System memory at one moment: /proc/meminfo (kB) and /proc/pressure/memory."""
 
     ts: float
@@ -309,8 +299,7 @@ class SystemSample:
     psi_full_total_us: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CgroupSample:
+class CgroupSample(NamedTuple):
     """One memory cgroup with a limit at one moment (kB; counters since the cgroup was made).
 
     v2: ``memory.events`` high/max/oom/oom_kill; v1: ``memory.failcnt`` as ``max_events``
@@ -328,8 +317,7 @@ class CgroupSample:
     oom_kills: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ProcessInfo:
+class ProcessInfo(NamedTuple):
     """Who a process is. ``(pid, start_ticks)`` names it: a reused pid has another start time.
 
     ``start_ticks`` is /proc/PID/stat field 22 (clock ticks after boot).
@@ -343,8 +331,7 @@ class ProcessInfo:
     cgroup: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class ProcessSample:
+class ProcessSample(NamedTuple):
     """A process's memory at one moment (kB, /proc/PID/status) and its OOM standing.
 
     ``oom_score`` is computed with the kernel's formula (scoring.oom_score), not read.
@@ -360,8 +347,7 @@ class ProcessSample:
     oom_score: int
 
 
-@dataclass(frozen=True, slots=True)
-class Forecast:
+class Forecast(NamedTuple):
     """How long until memory runs out for one subject, from its recent growth.
 
     ``headroom_kb`` is what is left now (MemAvailable + SwapFree, or limit - usage);
@@ -378,8 +364,7 @@ class Forecast:
     points: int
 
 
-@dataclass(frozen=True, slots=True)
-class WarningRecord:
+class WarningRecord(NamedTuple):
     """A warning the daemon raised (or its "recovered" message), as stored."""
 
     ts: float
@@ -389,8 +374,7 @@ class WarningRecord:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class RecordedProcess:
+class RecordedProcess(NamedTuple):
     """A process identity in the database."""
 
     id: int
@@ -404,8 +388,7 @@ class RecordedProcess:
     last_seen: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class TimelinePoint:
+class TimelinePoint(NamedTuple):
     """One recorded sample of a process (kB)."""
 
     wall: datetime
@@ -422,8 +405,7 @@ class TimelinePoint:
         return self.anon_rss_kb + self.file_rss_kb + self.shmem_rss_kb + self.swap_kb
 
 
-@dataclass(frozen=True, slots=True)
-class SystemPoint:
+class SystemPoint(NamedTuple):
     """One recorded system sample (kB)."""
 
     wall: datetime
@@ -434,8 +416,7 @@ class SystemPoint:
     psi_full_avg10: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CgroupPoint:
+class CgroupPoint(NamedTuple):
     """One recorded sample of a memory cgroup (kB)."""
 
     wall: datetime
@@ -444,8 +425,7 @@ class CgroupPoint:
     oom_kills: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class KillRecord:
+class KillRecord(NamedTuple):
     """What the flight recorder knows about one kill: the victim's curve before death."""
 
     process: RecordedProcess | None
@@ -498,8 +478,7 @@ class ExitCause(str, Enum):
     CRASH = "crash"  # SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS, SIGTRAP, or a core dump
 
 
-@dataclass(frozen=True, slots=True)
-class BackoffPolicy:
+class BackoffPolicy(NamedTuple):
     """Restart delays: ``initial * factor**(n-1)``, capped at ``maximum``, minus up to ``jitter``.
 
     ``reset_after``: a job that stayed up this long before exiting starts
@@ -513,8 +492,7 @@ class BackoffPolicy:
     reset_after_s: float = 60.0
 
 
-@dataclass(frozen=True, slots=True)
-class ProgramSpec:
+class ProgramSpec(NamedTuple):
     """One supervised program: ``[programs.NAME]`` or the flags of ``oomkit run``.
 
     Keys and defaults follow Supervisor's ``[program:x]`` where it has one
@@ -540,7 +518,7 @@ class ProgramSpec:
     memory_high: int | None = None
     swap_max: int | None = None
     oom_score_adj: int | None = None
-    backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
+    backoff: BackoffPolicy = BackoffPolicy()
     oom_backoff: BackoffPolicy | None = None  # None: the same as ``backoff``
     oom_max_in_row: int | None = 3  # FATAL after this many OOM kills in a row; None = no bound
     max_restarts: int | None = None  # FATAL after this many restarts in a row; None = no bound
@@ -551,8 +529,7 @@ class ProgramSpec:
     stdin_inherit: bool = False  # `oomkit run` passes its stdin through
 
 
-@dataclass(frozen=True, slots=True)
-class JobExit:
+class JobExit(NamedTuple):
     """One exit of a job's main process, classified, with its evidence."""
 
     name: str
@@ -575,8 +552,7 @@ class JobExit:
     expected: bool = False  # oomkit stopped it (stop, restart, shutdown)
 
 
-@dataclass(frozen=True, slots=True)
-class JobStatus:
+class JobStatus(NamedTuple):
     """What ``oomkit ctl status`` shows for one program."""
 
     name: str
@@ -594,8 +570,7 @@ class JobStatus:
     restarts_by_cause: tuple[tuple[str, int], ...] = ()  # ("oom_kill", 3), ... (sums to restarts)
 
 
-@dataclass(frozen=True, slots=True)
-class JobEvent:
+class JobEvent(NamedTuple):
     """A supervised program's recorded event (spawned, state, exit), from the database."""
 
     wall: datetime

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import replace
 from typing import Any
 
 from oomkit.errors import ConfigError
@@ -135,21 +134,21 @@ def _backoff(v: Any, base: BackoffPolicy) -> BackoffPolicy:
             raise ValueError(f"unknown key {k!r}; use {', '.join(sorted(allowed))}")
     p = base
     if "initial" in v:
-        p = replace(p, initial_s=parse_duration(v["initial"]))
+        p = p._replace(initial_s=parse_duration(v["initial"]))
     if "max" in v:
-        p = replace(p, maximum_s=parse_duration(v["max"]))
+        p = p._replace(maximum_s=parse_duration(v["max"]))
     if "factor" in v:
         f = v["factor"]
         if not isinstance(f, (int, float)) or isinstance(f, bool) or f < 1:
             raise ValueError("factor must be a number >= 1")
-        p = replace(p, factor=float(f))
+        p = p._replace(factor=float(f))
     if "jitter" in v:
         j = v["jitter"]
         if not isinstance(j, (int, float)) or isinstance(j, bool) or not 0 <= j <= 1:
             raise ValueError("jitter must be a fraction from 0 to 1")
-        p = replace(p, jitter=float(j))
+        p = p._replace(jitter=float(j))
     if "reset_after" in v:
-        p = replace(p, reset_after_s=parse_duration(v["reset_after"]))
+        p = p._replace(reset_after_s=parse_duration(v["reset_after"]))
     if p.maximum_s < p.initial_s:
         raise ValueError("max is below initial")
     return p
@@ -214,7 +213,7 @@ def parse_program(name: str, table: Any, where: str) -> ProgramSpec:
                 changes[key] = tuple(v)
     except ValueError as exc:
         raise ConfigError(f"{where}.{key}: {exc}") from None
-    return replace(spec, **changes)
+    return spec._replace(**changes)
 
 
 def parse_programs(section: Any, where: str, path: str) -> tuple[ProgramSpec, ...]:

@@ -56,7 +56,7 @@ def _stored_only(conn: sqlite3.Connection, result: WhyResult, opts: WhyOptions,
         if opts.target and not _matches(e, opts.target):
             continue
         if stored.detected_by != "counter":
-            e = replace(e, notes=(*e.notes, "from the oomkit daemon's database: no log read now"
+            e = e._replace(notes=(*e.notes, "from the oomkit daemon's database: no log read now"
                                   " still holds this kill"))
         rec = queries.kill_record(conn, e, detected_by=stored.detected_by, proc_id=stored.proc_id)
         out.append(replace(enrich.report(e), record=rec))

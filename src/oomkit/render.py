@@ -61,7 +61,7 @@ def _task(t: TaskRow, page_kb: int | None) -> dict[str, Any]:
     return d
 
 
-_OWNER_FIELDS = tuple(Owner.__dataclass_fields__)
+_OWNER_FIELDS = Owner._fields
 
 
 def _owner(o: Owner | None) -> dict[str, Any] | None:
@@ -88,7 +88,7 @@ def event_dict(k: KillReport, tz: tzinfo | None = None) -> dict[str, Any]:
         "cgroup_failcnt": e.memory.failcnt if e.memory else None,
         "swap": _counters(e.swap),
         "memsw": _counters(e.memsw),
-        "cgroup_now": None if k.cgroup_now is None else asdict(k.cgroup_now),
+        "cgroup_now": None if k.cgroup_now is None else k.cgroup_now._asdict(),
         "trigger": None if t is None else {
             "name": t.name, "pid": t.pid, "gfp_mask": t.gfp_mask, "gfp_flags": t.gfp_flags,
             "order": t.order, "oom_score_adj": t.oom_score_adj, "nodemask": t.nodemask,

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from typing import NamedTuple
 
 OOM_SCORE_ADJ_MIN = -1000
 OOM_SCORE_ADJ_MAX = 1000
@@ -32,8 +32,7 @@ PRESETS = {"never-kill": -1000, "protect": -500, "prefer": 500}
 MATCH_KEYS = ("name", "cmdline", "user", "unit", "cgroup")
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
+class Match(NamedTuple):
     """One condition, e.g. ``name=postgres``."""
 
     key: str
@@ -44,8 +43,7 @@ class Match:
         return f"{self.key}={self.value}"
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
+class Rule(NamedTuple):
     """Conditions that must all hold, and the oom_score_adj to set."""
 
     matches: tuple[Match, ...]
@@ -56,8 +54,7 @@ class Rule:
         return " ".join(str(m) for m in self.matches) + f" -> {self.adj:+d}"
 
 
-@dataclass(frozen=True, slots=True)
-class ProcessFacts:
+class ProcessFacts(NamedTuple):
     """What a rule can look at."""
 
     pid: int

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
@@ -38,7 +37,7 @@ def fill_wall(event: OomEvent, offset: float, tz: tzinfo = timezone.utc) -> OomE
     if t.wall is not None or t.uptime_s is None:
         return event
     wall = datetime.fromtimestamp(offset + t.uptime_s, tz=tz)
-    return replace(event, time=replace(t, wall=wall, wall_from="boot-offset"))
+    return event._replace(time=t._replace(wall=wall, wall_from="boot-offset"))
 
 
 def local_tz(localtime: Path = Path("/etc/localtime")) -> tzinfo:

@@ -169,11 +169,10 @@ def merge_duplicates(events: Iterable[OomEvent]) -> list[OomEvent]:
                 best, other = (e, kept) if _richness(e) > _richness(kept) else (kept, e)
                 t = best.time
                 if t.wall_from != "log" and other.time.wall_from == "log":
-                    t = replace(t, wall=other.time.wall, wall_from="log")
+                    t = t._replace(wall=other.time.wall, wall_from="log")
                 if t.uptime_s is None and other.time.uptime_s is not None:
-                    t = replace(t, uptime_s=other.time.uptime_s)
-                out[i] = replace(
-                    best, time=t,
+                    t = t._replace(uptime_s=other.time.uptime_s)
+                out[i] = best._replace(time=t,
                     also_seen_in=(*best.also_seen_in, other.source, *other.also_seen_in),
                 )
                 break

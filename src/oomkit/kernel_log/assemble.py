@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
 
 from oomkit.kernel_log import records as r
 from oomkit.kernel_log.userspace import UserspaceTracker, may_be_userspace
@@ -47,30 +46,58 @@ _PAGE_COLUMNS = {
 }
 
 
-@dataclass
 class _Report:
-    first: SourceRef
-    first_line: LogLine
-    header: r.Header | None = None
-    cpu: r.CpuLine | None = None
-    counters: dict[str, MemcgCounters] = field(default_factory=dict)
-    stats_for: str | None = None
-    task_in: r.TaskIn | None = None
-    columns: tuple[str, ...] | None = None
-    rows: list[TaskRow] = field(default_factory=list)
-    bad_rows: int = 0
-    summary: r.Summary | None = None
-    score: r.KillScore | None = None
-    killed: r.Killed | None = None
-    killed_line: LogLine | None = None
-    group: str | None = None
-    extra: list[Victim] = field(default_factory=list)
-    meminfo: dict[str, int] = field(default_factory=dict)
-    suppressed: int | None = None
-    kind: EventKind = EventKind.OOM_KILL
-    panic: str | None = None
-    exiting: r.Exiting | None = None
-    reaped: Victim | None = None
+    """A report being assembled: mutable, private to the Assembler (a plain slotted class,
+    so the daemon that feeds kmsg here never imports ``dataclasses``)."""
+
+    __slots__ = (
+        "bad_rows",
+        "columns",
+        "counters",
+        "cpu",
+        "exiting",
+        "extra",
+        "first",
+        "first_line",
+        "group",
+        "header",
+        "killed",
+        "killed_line",
+        "kind",
+        "meminfo",
+        "panic",
+        "reaped",
+        "rows",
+        "score",
+        "stats_for",
+        "summary",
+        "suppressed",
+        "task_in",
+    )
+
+    def __init__(self, first: SourceRef, first_line: LogLine, suppressed: int | None) -> None:
+        self.first = first
+        self.first_line = first_line
+        self.header: r.Header | None = None
+        self.cpu: r.CpuLine | None = None
+        self.counters: dict[str, MemcgCounters] = {}
+        self.stats_for: str | None = None
+        self.task_in: r.TaskIn | None = None
+        self.columns: tuple[str, ...] | None = None
+        self.rows: list[TaskRow] = []
+        self.bad_rows = 0
+        self.summary: r.Summary | None = None
+        self.score: r.KillScore | None = None
+        self.killed: r.Killed | None = None
+        self.killed_line: LogLine | None = None
+        self.group: str | None = None
+        self.extra: list[Victim] = []
+        self.meminfo: dict[str, int] = {}
+        self.suppressed = suppressed
+        self.kind = EventKind.OOM_KILL
+        self.panic: str | None = None
+        self.exiting: r.Exiting | None = None
+        self.reaped: Victim | None = None
 
 
 def _row(columns: tuple[str, ...], rec: r.Row) -> TaskRow | None:
@@ -152,7 +179,7 @@ def _finish(rep: _Report) -> OomEvent:
     if killed is not None:
         victim = killed.victim
         if summary is not None and victim.uid is None and summary.pid == victim.pid:
-            victim = replace(victim, uid=summary.uid)
+            victim = victim._replace(uid=summary.uid)
         if not killed.has_numbers:
             missing.append(
                 "victim memory numbers (not on the victim line: a kernel before 2.6.3x, or the"
@@ -164,7 +191,7 @@ def _finish(rep: _Report) -> OomEvent:
         victim = Victim(pid=rep.score.pid, name=rep.score.name)
     if rep.score is not None and victim is not None:
         if rep.score.pid == victim.pid:
-            victim = replace(victim, score=rep.score.score)
+            victim = victim._replace(score=rep.score.score)
         else:
             notes.append(
                 f"the kernel scored {rep.score.name} ({rep.score.pid}) at {rep.score.score}"
@@ -175,7 +202,7 @@ def _finish(rep: _Report) -> OomEvent:
     if victim is not None and page_kb is not None:
         for row in rep.rows:
             if row.tgid == victim.pid and row.swapents_pages is not None:
-                victim = replace(victim, swap_kb=row.swapents_pages * page_kb)
+                victim = victim._replace(swap_kb=row.swapents_pages * page_kb)
                 break
     if killed is not None and killed.victim.pgtables_kb is not None:
         # Early 5.4.y printed mm_pgtables_bytes() under a kB label (fixed by
@@ -188,7 +215,7 @@ def _finish(rep: _Report) -> OomEvent:
                 and row.pgtables_bytes >= 4096
                 and victim is not None
             ):
-                victim = replace(victim, pgtables_kb=row.pgtables_bytes // 1024)
+                victim = victim._replace(pgtables_kb=row.pgtables_bytes // 1024)
                 notes.append(
                     "this kernel printed pgtables in bytes under a kB label (early 5.4 bug);"
                     " the value shown is converted"
@@ -316,7 +343,7 @@ class Assembler:
                     tries = int(notes[0].split()[1]) + 1
                     notes = notes[1:]
                 note = f"signalled {tries} times; last: {event.reason}"
-                item[0] = replace(kept, notes=(note, *notes))
+                item[0] = kept._replace(notes=(note, *notes))
                 return True
         return False
 
@@ -327,7 +354,7 @@ class Assembler:
 
     def _start(self, line: LogLine, ref: SourceRef) -> _Report:
         self._close()
-        rep = _Report(first=ref, first_line=line, suppressed=self._suppressed)
+        rep = _Report(ref, line, self._suppressed)
         self._suppressed = None
         self._open = rep
         return rep
@@ -348,7 +375,7 @@ class Assembler:
             event = item[0]
             assert isinstance(event, OomEvent)
             if event.victim is not None and event.victim.pid == victim.pid:
-                item[0] = replace(event, reaped=victim)
+                item[0] = event._replace(reaped=victim)
                 return
 
     def feed(self, line: LogLine, ref: SourceRef) -> list[OomEvent]:

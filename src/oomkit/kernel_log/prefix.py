@@ -19,7 +19,6 @@ with whatever time the prefix carried:
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
 
@@ -153,6 +152,8 @@ def _strip_kernel_stamp(
 
 def _json_line(line: str) -> LogLine | None:
     try:
+        import json  # here: the daemon reads kmsg only and never needs it
+
         obj = json.loads(line)
     except ValueError:
         return None

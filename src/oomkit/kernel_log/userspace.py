@@ -28,7 +28,6 @@ in real logs (tests/data/kernel_log/public-*), matched to the projects' source:
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 from oomkit.models import EventKind, EventTime, Killer, LogLine, OomEvent, SourceRef, Victim
 
@@ -225,7 +224,7 @@ class UserspaceTracker:
                 shmem_rss_kb=int(rss.group("shmem")) * 1024 if rss else None,
                 swap_kb=_int(fields.get("VmSwap", "").split()[0] if fields.get("VmSwap") else None),
             )
-            victim = replace(victim, swap_kb=victim.swap_kb * 1024 if victim.swap_kb else None)
+            victim = victim._replace(swap_kb=victim.swap_kb * 1024 if victim.swap_kb else None)
             missing = []
             if pid is None or name is None:
                 missing.append("victim name and pid (not in this part of the log)")

@@ -17,14 +17,13 @@ delivered exactly when its warning was.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from oomkit.models import Forecast, WarningRecord
 from oomkit.units import human_kb, human_seconds
 
 
-@dataclass(frozen=True, slots=True)
-class Policy:
+class Policy(NamedTuple):
     """The thresholds (``[daemon.warnings]``)."""
 
     forecast_seconds: float = 300.0
@@ -33,8 +32,7 @@ class Policy:
     max_per_hour: int = 20
 
 
-@dataclass(frozen=True, slots=True)
-class Observation:
+class Observation(NamedTuple):
     """One subject at one evaluation."""
 
     subject: str  # "system" or a cgroup path
@@ -46,8 +44,7 @@ class Observation:
     grower: str | None = None  # "hog (pid 4242) +2.1 MiB/s"
 
 
-@dataclass(frozen=True, slots=True)
-class SubjectState:
+class SubjectState(NamedTuple):
     """Where one subject stands."""
 
     warned: bool = False
@@ -57,16 +54,14 @@ class SubjectState:
     label: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Book:
+class Book(NamedTuple):
     """Every subject's state and the delivery times of the last hour."""
 
-    subjects: Mapping[str, SubjectState] = field(default_factory=dict)
+    subjects: Mapping[str, SubjectState] = {}
     sent: tuple[float, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Alert:
+class Alert(NamedTuple):
     """A warning or recovery to record, and whether to deliver it (rate limit)."""
 
     record: WarningRecord
@@ -123,7 +118,7 @@ def evaluate(book: Book, observations: Sequence[Observation], now: float, policy
                 sent.append(now)
         left = o.forecast.seconds_left if o is not None and kind != "recovered" else None
         alerts.append(Alert(WarningRecord(stamp, subject, kind, left, text), deliver))
-        return replace(state, delivered=deliver if kind != "recovered" else False)
+        return state._replace(delivered=deliver if kind != "recovered" else False)
 
     seen = set()
     for o in observations:
@@ -131,21 +126,21 @@ def evaluate(book: Book, observations: Sequence[Observation], now: float, policy
         s = states.get(o.subject, SubjectState(label=o.label))
         if not s.warned:
             if _danger(o, policy):
-                s = replace(s, streak=s.streak + 1)
+                s = s._replace(streak=s.streak + 1)
                 if s.streak >= policy.confirm:  # OK -> WARNED
                     s = SubjectState(True, 0, now, False, o.label)
                     s = raise_(o.subject, "warning", o, warning_text(o, "warning"), s)
             else:
-                s = replace(s, streak=0)
+                s = s._replace(streak=0)
         elif _clear(o, policy):
-            s = replace(s, streak=s.streak + 1)
+            s = s._replace(streak=s.streak + 1)
             if s.streak >= policy.confirm:  # WARNED -> OK
                 s = raise_(o.subject, "recovered", o, warning_text(o, "recovered"), s)
                 s = SubjectState(label=o.label)
         else:
-            s = replace(s, streak=0)
+            s = s._replace(streak=0)
             if _danger(o, policy) and now - s.notified_at >= policy.repeat_after:  # WARNED -> WARNED
-                s = replace(s, notified_at=now)
+                s = s._replace(notified_at=now)
                 s = raise_(o.subject, "still", o, warning_text(o, "still"), s)
         states[o.subject] = s
     for subject in list(states):

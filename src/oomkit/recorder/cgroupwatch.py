@@ -10,7 +10,6 @@ each discovery walk. A cgroup is discovered by the walk (every
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from oomkit import cgroups, procfs
@@ -45,13 +44,17 @@ def parse_keyed(data: bytes | None) -> dict[bytes, int]:
     return out
 
 
-@dataclass(slots=True)
 class _Cgroup:
-    path: str
-    directory: str
-    limit_kb: int
-    max_events: int | None = None  # v1 failcnt (re-read on discovery)
-    oom_kills: int | None = None  # the last value read
+    """One watched cgroup; mutable (its last counters), private to CgroupWatch."""
+
+    __slots__ = ("directory", "limit_kb", "max_events", "oom_kills", "path")
+
+    def __init__(self, path: str, directory: str, limit_kb: int) -> None:
+        self.path = path
+        self.directory = directory
+        self.limit_kb = limit_kb
+        self.max_events: int | None = None  # v1 failcnt (re-read on discovery)
+        self.oom_kills: int | None = None  # the last value read
 
 
 class CgroupWatch:

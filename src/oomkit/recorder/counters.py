@@ -14,8 +14,8 @@ such, attributed to the deepest watched cgroup whose counter moved.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from oomkit.models import EventKind, EventTime, Killer, OomEvent, ProcessInfo, SourceRef, Victim
 from oomkit.recorder.tiers import within
@@ -23,12 +23,11 @@ from oomkit.recorder.tiers import within
 GRACE = 3.0
 
 
-@dataclass(frozen=True, slots=True)
-class Unlogged:
-    """``count`` kills with no log line, in ``cgroup`` (None: not in a watched cgroup)."""
+class Unlogged(NamedTuple):
+    """``kills`` kills with no log line, in ``cgroup`` (None: not in a watched cgroup)."""
 
     cgroup: str | None
-    count: int
+    kills: int  # not ``count``: a NamedTuple would shadow tuple.count
     detected: float  # monotonic time they were counted
 
 
@@ -105,11 +104,11 @@ class KillCounter:
 
 def unlogged_events(u: Unlogged, gone: Sequence[tuple[ProcessInfo, Victim]], *, wall: datetime,
                     boot_id: str | None) -> list[OomEvent]:
-    """The events of ``u.count`` kills that left no log line. ``gone`` are the processes that
+    """The events of ``u.kills`` kills that left no log line. ``gone`` are the processes that
     exited around then in that cgroup (info, last numbers as a Victim), largest first: the
     first ones are named as the inferred victims, and the notes say so."""
     out = []
-    for i in range(u.count):
+    for i in range(u.kills):
         notes = ["no kernel log line: counted by /proc/vmstat oom_kill"
                  + (f" and the oom_kill counter of {u.cgroup}" if u.cgroup else "")]
         info, victim = gone[i] if i < len(gone) else (None, None)

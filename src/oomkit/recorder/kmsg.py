@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -86,8 +85,8 @@ class KmsgFollower:
         e = fill_wall(e, self.offset)
         t = e.time
         if t.boot_id is None and self.boot_id is not None:
-            t = replace(t, boot_id=self.boot_id)
-        return e if t is e.time else replace(e, time=t)
+            t = t._replace(boot_id=self.boot_id)
+        return e if t is e.time else e._replace(time=t)
 
     def read_available(self, now: float) -> int:
         """Feed every record waiting (until EAGAIN); return how many were OOM report lines."""

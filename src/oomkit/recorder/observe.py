@@ -9,7 +9,7 @@ limited cgroup, or the system) for the warnings' "biggest grower".
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from oomkit.models import CgroupSample, SystemSample
 from oomkit.recorder import forecast
@@ -17,8 +17,7 @@ from oomkit.recorder.alerts import Observation
 from oomkit.units import human_kb
 
 
-@dataclass(frozen=True, slots=True)
-class Series:
+class Series(NamedTuple):
     """A process's recent RSS + swap on the fast tier, for the growers."""
 
     label: str  # "train.py (pid 4242)"

@@ -9,9 +9,8 @@ line naming the file and the key.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from oomkit.errors import ConfigError
 from oomkit.store.maintenance import Retention
@@ -25,8 +24,7 @@ DEFAULT_CONFIG = Path("/etc/oomkit/oomkit.toml")  # = oomkit.config.DEFAULT_PATH
 DEFAULT_DB = Path("/var/lib/oomkit/oomkit.db")
 
 
-@dataclass(frozen=True, slots=True)
-class Tiers:
+class Tiers(NamedTuple):
     """How often what is read (seconds)."""
 
     interval: float = 1.0  # system, limited cgroups, fast-tier processes
@@ -39,20 +37,18 @@ class Tiers:
     near_limit_pct: float = 50.0  # every process of a cgroup this full is on the fast tier
 
 
-@dataclass(frozen=True, slots=True)
-class Storage:
+class Storage(NamedTuple):
     """What is written and how long it is kept."""
 
     min_change_kb: int = 512  # a process row is written when anon/swap/file moved this much...
     min_change_pct: float = 2.0  # ...and this much relative to before,
     heartbeat: float = 600.0  # or this long after its last row
     min_age: float = 2.0  # a new process gets rows once it has lived this long
-    retention: Retention = field(default_factory=Retention)
+    retention: Retention = Retention()
     maintenance_interval: float = 300.0
 
 
-@dataclass(frozen=True, slots=True)
-class Warnings:
+class Warnings(NamedTuple):
     """When to warn and where to."""
 
     forecast_seconds: float = 300.0  # warn when memory runs out within this
@@ -70,8 +66,7 @@ class Warnings:
     notify_send: bool = True  # desktop notification when notify-send and a session bus exist
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(NamedTuple):
     """Everything the daemon reads from the configuration file."""
 
     path: str | None = None
@@ -80,9 +75,9 @@ class Settings:
     kmsg_backlog: bool = True  # store kills already in the ring buffer at start (not yet stored)
     ctl_socket: Path | None = None  # supervised programs' control socket (default /run/oomkit/ctl.sock)
     self_oom_score_adj: int = -900
-    tiers: Tiers = field(default_factory=Tiers)
-    storage: Storage = field(default_factory=Storage)
-    warnings: Warnings = field(default_factory=Warnings)
+    tiers: Tiers = Tiers()
+    storage: Storage = Storage()
+    warnings: Warnings = Warnings()
     protect: tuple[rules.Rule, ...] = ()  # [[protect.rules]]: applied to new processes
     watch: tuple[rules.Rule, ...] = ()  # [[daemon.watch]]: always on the fast tier
 
@@ -120,9 +115,9 @@ def _table(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
-def _fill(cls: type, data: dict[str, Any], where: str, special: dict[str, Any]) -> dict[str, Any]:
+def _fill(cls: Any, data: dict[str, Any], where: str, special: dict[str, Any]) -> dict[str, Any]:
     """Validate the scalar keys of ``data`` against ``cls``'s fields and defaults."""
-    known = {f.name: f for f in fields(cls)}
+    known: dict[str, Any] = cls._field_defaults
     out: dict[str, Any] = {}
     for key, value in data.items():
         w = f"{where}.{key}"
@@ -131,7 +126,7 @@ def _fill(cls: type, data: dict[str, Any], where: str, special: dict[str, Any]) 
             continue
         if key not in known or key == "retention":
             raise ConfigError(f"{w}: unknown key; see docs/daemon.md")
-        default = known[key].default
+        default = known[key]
         if isinstance(default, bool):
             if not isinstance(value, bool):
                 raise ConfigError(f"{w}: expected true or false")
@@ -203,7 +198,7 @@ def parse(text: str, path: str = "<config>") -> Settings:
 
     whole = config.parse(text, path)
     daemon = whole.daemon if whole.daemon is not None else parse_section({}, "daemon", path)
-    return replace(daemon, protect=whole.protect.rules)
+    return daemon._replace(protect=whole.protect.rules)
 
 
 def parse_section(section: Any, where: str, path: str) -> Settings:
@@ -214,7 +209,7 @@ def parse_section(section: Any, where: str, path: str) -> Settings:
 def _settings(d: dict[str, Any], path: str, protect: tuple[rules.Rule, ...]) -> Settings:
     top: dict[str, Any] = {}
     tiers: dict[str, Any] = {}
-    tier_keys = {f.name for f in fields(Tiers)}
+    tier_keys = set(Tiers._fields)
     storage = Storage()
     warnings = Warnings()
     watch: tuple[rules.Rule, ...] = ()

@@ -21,13 +21,12 @@ either it grew (growth), it is big (largest, victims), or its cgroup filled up.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 Key = tuple[int, int]  # (pid, start_ticks)
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(NamedTuple):
     """What the tier choice looks at for one process."""
 
     key: Key

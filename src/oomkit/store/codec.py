@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +17,7 @@ from oomkit.models import (
     Victim,
 )
 
-# Nested dataclass fields of OomEvent and the type each holds.
+# Nested record fields of OomEvent and the type each holds.
 _ONE: dict[str, type] = {
     "time": EventTime, "source": SourceRef, "victim": Victim, "trigger": Trigger,
     "memory": MemcgCounters, "swap": MemcgCounters, "memsw": MemcgCounters,
@@ -35,11 +34,9 @@ def _plain(obj: Any) -> Any:
         return obj.value
     if isinstance(obj, datetime):
         return obj.isoformat()
-    if hasattr(obj, "_asdict"):  # a NamedTuple record (TaskRow)
+    if hasattr(obj, "_asdict"):  # a record (typed NamedTuple)
         return {k: _plain(v) for k, v in obj._asdict().items()}
-    if isinstance(obj, (tuple, list)):
-        return [_plain(x) for x in obj]
-    return {f.name: _plain(getattr(obj, f.name)) for f in fields(obj)}
+    return [_plain(x) for x in obj]  # a tuple or list of them
 
 
 def event_to_json(event: OomEvent) -> str:
@@ -49,9 +46,8 @@ def event_to_json(event: OomEvent) -> str:
     return json.dumps(_plain(event), separators=(",", ":"), ensure_ascii=False)
 
 
-def _names(cls: type) -> set[str]:
-    named = getattr(cls, "_fields", None)  # NamedTuple
-    return set(named) if named is not None else {f.name for f in fields(cls)}
+def _names(cls: Any) -> set[str]:
+    return set(cls._fields)
 
 
 def _build(cls: type, data: Any) -> Any:
@@ -80,7 +76,7 @@ def _event(data: Any) -> OomEvent:
     if not isinstance(data, dict):
         raise ValueError("stored event is not an object")
     kwargs: dict[str, Any] = {}
-    names = {f.name for f in fields(OomEvent)}
+    names = set(OomEvent._fields)
     for key, value in data.items():
         if key not in names:
             continue

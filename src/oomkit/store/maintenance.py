@@ -15,14 +15,13 @@ tier) so the daemon's loop never stalls; ``run`` says when more is left.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from typing import NamedTuple
 
 STEP_MS = 3600 * 1000  # time range handled per tier and call
 KILL_CONTEXT_MS = 15 * 60 * 1000
 
 
-@dataclass(frozen=True, slots=True)
-class Retention:
+class Retention(NamedTuple):
     """How long each resolution is kept (seconds) and the size cap (MiB)."""
 
     full_resolution: float = 3600.0
@@ -32,8 +31,7 @@ class Retention:
     max_size_mb: float = 512.0
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What one maintenance call did."""
 
     deleted: int

@@ -16,9 +16,8 @@ import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from oomkit.models import (
     CgroupSample,
@@ -36,8 +35,7 @@ Report = Callable[[str, str], None]
 MAX_PENDING_KILLS = 10_000
 
 
-@dataclass(frozen=True, slots=True)
-class Batch:
+class Batch(NamedTuple):
     """Everything sampled in one interval."""
 
     system: SystemSample | None = None
@@ -50,8 +48,7 @@ class Batch:
             self.warnings)
 
 
-@dataclass(frozen=True, slots=True)
-class KillObservation:
+class KillObservation(NamedTuple):
     """A kill to store: the parsed (or counted) event and how the daemon learnt of it."""
 
     event: OomEvent

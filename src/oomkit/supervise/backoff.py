@@ -44,7 +44,6 @@ def parse_backoff(text: str, base: BackoffPolicy | None = None) -> BackoffPolicy
 
     Raises ValueError with a message that shows the expected form.
     """
-    from dataclasses import replace
 
     base = base or BackoffPolicy()
     m = _RANGE.match(text)
@@ -52,6 +51,6 @@ def parse_backoff(text: str, base: BackoffPolicy | None = None) -> BackoffPolicy
         lo, hi = parse_duration(m.group("lo")), parse_duration(m.group("hi"))
         if hi < lo:
             raise ValueError(f"backoff {text!r}: the maximum is below the initial delay")
-        return replace(base, initial_s=lo, maximum_s=hi)
+        return base._replace(initial_s=lo, maximum_s=hi)
     lo = parse_duration(text)
-    return replace(base, initial_s=lo, maximum_s=max(lo, base.maximum_s))
+    return base._replace(initial_s=lo, maximum_s=max(lo, base.maximum_s))

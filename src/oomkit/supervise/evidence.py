@@ -80,7 +80,6 @@ def _files(paths: Iterable[str]) -> list[OomEvent]:
 
 def _with_wall(e: OomEvent) -> OomEvent:
     """A kmsg event's wall time from its printk stamp (this boot: CLOCK_REALTIME - MONOTONIC)."""
-    from dataclasses import replace
 
     from oomkit.timeconv import boot_offset
 
@@ -88,7 +87,7 @@ def _with_wall(e: OomEvent) -> OomEvent:
     if t.wall is not None or t.uptime_s is None:
         return e
     wall = datetime.fromtimestamp(boot_offset() + t.uptime_s, tz=timezone.utc)
-    return replace(e, time=replace(t, wall=wall, wall_from="boot-offset"))
+    return e._replace(time=t._replace(wall=wall, wall_from="boot-offset"))
 
 
 class FileEvidence:
