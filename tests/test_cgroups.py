@@ -35,13 +35,13 @@ def v1() -> cgroups.Hierarchy:
 
 def test_find_v2_from_mountinfo() -> None:
     h = v2()
-    assert (h.version, h.mount, h.root, h.has_memory) == (2, V2_CG, "/", True)
+    assert (h.version, h.mount, h.root, h.has_memory) == (2, str(V2_CG), "/", True)
 
 
 def test_find_v1_and_the_systemd_hierarchy() -> None:
     hs = cgroups.hierarchies(V1_PROC, V1_CG)
     assert [(h.version, h.controller) for h in hs] == [(1, "name=systemd"), (1, "memory")]
-    assert v1().mount == V1_CG / "memory"
+    assert v1().mount == str(V1_CG / "memory")
 
 
 def test_probe_layout_without_mountinfo(tmp_path: Path) -> None:
@@ -49,7 +49,7 @@ def test_probe_layout_without_mountinfo(tmp_path: Path) -> None:
     h = cgroups.find_memory(tmp_path, V2_CG)
     assert h is not None and h.version == 2
     h1 = cgroups.find_memory(tmp_path, V1_CG)
-    assert h1 is not None and h1.version == 1 and h1.mount == V1_CG / "memory"
+    assert h1 is not None and h1.version == 1 and h1.mount == str(V1_CG / "memory")
 
 
 def test_path_of_proc_cgroup_lines() -> None:
@@ -58,9 +58,9 @@ def test_path_of_proc_cgroup_lines() -> None:
 
 
 def test_directory_of_a_mounted_subtree() -> None:
-    h = cgroups.Hierarchy(1, Path("/mnt/mem"), "/docker/abc", "memory", True)
-    assert cgroups.directory(h, "/docker/abc") == Path("/mnt/mem")
-    assert cgroups.directory(h, "/docker/abc/x") == Path("/mnt/mem/x")
+    h = cgroups.Hierarchy(1, "/mnt/mem", "/docker/abc", "memory", True)
+    assert cgroups.directory(h, "/docker/abc") == "/mnt/mem"
+    assert cgroups.directory(h, "/docker/abc/x") == "/mnt/mem/x"
     assert cgroups.directory(h, "/docker/abcd") is None  # a sibling, not below the mount
     assert cgroups.directory(h, "/other") is None
 
@@ -152,7 +152,7 @@ def live_memcg() -> Iterator[tuple[cgroups.Hierarchy, str]]:
     if h is None:
         pytest.skip("no memory cgroup controller mounted")
     name = f"oomkit-test-cg-{uuid.uuid4().hex[:8]}"
-    d = h.mount / name
+    d = Path(h.mount) / name
     d.mkdir()
     try:
         limit = "memory.max" if h.version == 2 else "memory.limit_in_bytes"

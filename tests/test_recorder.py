@@ -159,7 +159,7 @@ def test_settings_values_and_protect_rules() -> None:
         '[[daemon.watch]]\nname = "postgres"\n'
         '[[protect.rules]]\nname = "sshd"\npreset = "never-kill"\n', "t.toml")
     assert s.tiers.interval == 0.5 and s.tiers.interval_short == 0.25
-    assert s.db == Path("/tmp/x.db")
+    assert s.db == "/tmp/x.db"
     assert s.storage.heartbeat == 300 and s.storage.retention.one_minute == 7 * 86400
     assert s.storage.retention.max_size_mb == 64
     assert s.warnings.forecast_seconds == 120 and s.warnings.hook == ("/bin/echo", "{message}")

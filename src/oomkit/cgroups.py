@@ -22,13 +22,12 @@ point everything at a fake tree under ``tests/data/sys/<case>/fs/cgroup``.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import NamedTuple
 
 from oomkit import procfs
 from oomkit.models import CgroupMemory, CgroupNow
 
-CGROUP_ROOT = Path("/sys/fs/cgroup")
+CGROUP_ROOT = "/sys/fs/cgroup"  # a str, like procfs.PROC: no pathlib in the daemon
 _LIVE_PREFIX = "/sys/fs/cgroup"
 LONG_MAX = 2**63 - 1
 _V1_FLAGS = frozenset({"rw", "ro", "xattr", "noprefix", "clone_children", "cpuset_v2_mode",
@@ -39,33 +38,36 @@ class Hierarchy(NamedTuple):
     """A mounted cgroup hierarchy."""
 
     version: int  # 1 or 2
-    mount: Path  # the directory it is mounted on (under cgroup_root for fake trees)
+    mount: str  # the directory it is mounted on (under cgroup_root for fake trees)
     root: str  # mountinfo "root": the cgroup shown at the mount point ("/" normally)
     controller: str | None  # v1: the /proc/PID/cgroup controller to match ("memory", ...)
     has_memory: bool
 
 
-def _local(mount_point: str, cgroup_root: Path) -> Path | None:
+def _local(mount_point: str, cgroup_root: str) -> str | None:
     if cgroup_root == CGROUP_ROOT:
-        return Path(mount_point)
+        return mount_point
     if mount_point == _LIVE_PREFIX or mount_point.startswith(_LIVE_PREFIX + "/"):
-        return cgroup_root / mount_point[len(_LIVE_PREFIX) :].lstrip("/")
+        rel = mount_point[len(_LIVE_PREFIX) :].lstrip("/")
+        return os.path.join(cgroup_root, rel) if rel else cgroup_root
     return None
 
 
-def _controllers(directory: Path) -> list[str]:
-    text = procfs.read_optional(directory / "cgroup.controllers")
+def _controllers(directory: str) -> list[str]:
+    text = procfs.read_optional(f"{directory}/cgroup.controllers")
     return text.split() if text else []
 
 
-def hierarchies(proc_root: Path = procfs.PROC, cgroup_root: Path = CGROUP_ROOT) -> list[Hierarchy]:
+def hierarchies(proc_root: procfs.StrPath = procfs.PROC,
+                cgroup_root: procfs.StrPath = CGROUP_ROOT) -> list[Hierarchy]:
     """Every cgroup mount in /proc/self/mountinfo; probes ``cgroup_root`` when that is unreadable."""
     found: list[Hierarchy] = []
+    cgroup_root = os.fspath(cgroup_root)
     for m in procfs.read_mountinfo(proc_root):
         if m.fstype not in ("cgroup", "cgroup2"):
             continue
         local = _local(m.mount_point, cgroup_root)
-        if local is None or not local.is_dir():
+        if local is None or not os.path.isdir(local):
             continue
         if m.fstype == "cgroup2":
             found.append(Hierarchy(2, local, m.root, None, "memory" in _controllers(local)))
@@ -79,22 +81,24 @@ def hierarchies(proc_root: Path = procfs.PROC, cgroup_root: Path = CGROUP_ROOT) 
     if found:
         return found
     # No usable mountinfo (a fake tree, or a /proc without self): look at the layout.
-    if (cgroup_root / "cgroup.controllers").is_file():
+    if os.path.isfile(f"{cgroup_root}/cgroup.controllers"):
         return [Hierarchy(2, cgroup_root, "/", None, "memory" in _controllers(cgroup_root))]
-    if (cgroup_root / "memory" / "memory.limit_in_bytes").is_file():
-        found.append(Hierarchy(1, cgroup_root / "memory", "/", "memory", True))
-    if (cgroup_root / "unified" / "cgroup.controllers").is_file():
-        unified = cgroup_root / "unified"
+    if os.path.isfile(f"{cgroup_root}/memory/memory.limit_in_bytes"):
+        found.append(Hierarchy(1, f"{cgroup_root}/memory", "/", "memory", True))
+    if os.path.isfile(f"{cgroup_root}/unified/cgroup.controllers"):
+        unified = f"{cgroup_root}/unified"
         found.append(Hierarchy(2, unified, "/", None, "memory" in _controllers(unified)))
     return found
 
 
-def find_memory(proc_root: Path = procfs.PROC, cgroup_root: Path = CGROUP_ROOT) -> Hierarchy | None:
+def find_memory(proc_root: procfs.StrPath = procfs.PROC,
+                cgroup_root: procfs.StrPath = CGROUP_ROOT) -> Hierarchy | None:
     """The hierarchy with the memory controller (a controller is bound to at most one)."""
     return next((h for h in hierarchies(proc_root, cgroup_root) if h.has_memory), None)
 
 
-def find_display(proc_root: Path = procfs.PROC, cgroup_root: Path = CGROUP_ROOT) -> Hierarchy | None:
+def find_display(proc_root: procfs.StrPath = procfs.PROC,
+                 cgroup_root: procfs.StrPath = CGROUP_ROOT) -> Hierarchy | None:
     """The hierarchy whose paths `top` shows: memory, else the unified v2 tree, else any."""
     hs = hierarchies(proc_root, cgroup_root)
     for pick in (lambda h: h.has_memory, lambda h: h.version == 2,
@@ -115,7 +119,7 @@ def path_of(h: Hierarchy, lines: tuple[procfs.CgroupLine, ...]) -> str | None:
     return None
 
 
-def directory(h: Hierarchy, path: str) -> Path | None:
+def directory(h: Hierarchy, path: str) -> str | None:
     """The directory of cgroup ``path``, or None when it is outside what is mounted here."""
     root = h.root.rstrip("/")
     if path == h.root or path == root:
@@ -123,7 +127,7 @@ def directory(h: Hierarchy, path: str) -> Path | None:
     if root and not path.startswith(root + "/"):
         return None
     rel = path[len(root) :].strip("/")
-    return h.mount / rel if rel else h.mount
+    return f"{h.mount}/{rel}" if rel else h.mount
 
 
 def _join(h: Hierarchy, rel: str) -> str:
@@ -131,17 +135,17 @@ def _join(h: Hierarchy, rel: str) -> str:
     return f"{root}/{rel}" if rel else (h.root or "/")
 
 
-def _walk(h: Hierarchy, under: str | None = None) -> list[tuple[str, Path]]:
+def _walk(h: Hierarchy, under: str | None = None) -> list[tuple[str, str]]:
     """Every cgroup under the mount (or under ``under``), as (path, directory), parents first."""
-    out: list[tuple[str, Path]] = []
+    out: list[tuple[str, str]] = []
     start = directory(h, under) if under is not None else h.mount
     if start is None:
         return out
-    rel0 = str(start.relative_to(h.mount)) if start != h.mount else ""
-    stack: list[tuple[str, str]] = [(rel0, str(start))]
+    rel0 = start[len(h.mount) :].strip("/")
+    stack: list[tuple[str, str]] = [(rel0, start)]
     while stack:
         rel, d = stack.pop()
-        out.append((_join(h, rel), Path(d)))
+        out.append((_join(h, rel), d))
         try:
             with os.scandir(d) as it:
                 subdirs = [e.name for e in it if e.is_dir(follow_symlinks=False)]
@@ -160,7 +164,7 @@ def pids_by_cgroup(h: Hierarchy, under: str | None = None) -> dict[int, str]:
     """
     out: dict[int, str] = {}
     for path, d in _walk(h, under):
-        text = procfs.read_optional(d / "cgroup.procs")
+        text = procfs.read_optional(f"{d}/cgroup.procs")
         for word in (text or "").split():
             out.setdefault(int(word), path)
     return out
@@ -189,11 +193,11 @@ def _keyed(text: str | None) -> dict[str, int]:
 def read_memory(h: Hierarchy, path: str, page_size: int = procfs.PAGE_SIZE) -> CgroupMemory | None:
     """The memory settings of cgroup ``path``, or None when it does not exist (any more)."""
     d = directory(h, path)
-    if d is None or not d.is_dir():
+    if d is None or not os.path.isdir(d):
         return None
 
     def get(name: str) -> str | None:
-        return procfs.read_optional(d / name)
+        return procfs.read_optional(f"{d}/{name}")
 
     def num(name: str) -> int | None:
         text = get(name)
@@ -273,7 +277,7 @@ def limited(h: Hierarchy, page_size: int = procfs.PAGE_SIZE) -> list[CgroupMemor
     name = "memory.max" if h.version == 2 else "memory.limit_in_bytes"
     out = []
     for path, d in _walk(h):
-        if _bytes(procfs.read_optional(d / name), page_size) is None:
+        if _bytes(procfs.read_optional(f"{d}/{name}"), page_size) is None:
             continue  # read the other files only for the few cgroups with a limit
         cg = read_memory(h, path, page_size)
         if cg is not None and cg.limit_bytes is not None:
@@ -282,7 +286,7 @@ def limited(h: Hierarchy, page_size: int = procfs.PAGE_SIZE) -> list[CgroupMemor
 
 
 def current(
-    path: str, *, root: Path = CGROUP_ROOT, proc_root: Path = procfs.PROC
+    path: str, *, root: procfs.StrPath = CGROUP_ROOT, proc_root: procfs.StrPath = procfs.PROC
 ) -> CgroupNow | None:
     """A still-existing memory cgroup's limit and usage now, or None if it is gone."""
     h = find_memory(proc_root, root)

@@ -14,9 +14,9 @@ there. Every error is one line naming the file and the key
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from oomkit import rules
@@ -24,13 +24,14 @@ from oomkit.errors import ConfigError
 
 if TYPE_CHECKING:
     from oomkit.models import ProgramSpec
+    from oomkit.procfs import StrPath
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-DEFAULT_PATH = Path("/etc/oomkit/oomkit.toml")
+DEFAULT_PATH = "/etc/oomkit/oomkit.toml"
 
 
 class ProtectConfig(NamedTuple):
@@ -97,7 +98,7 @@ def _protect(section: Any, where: str, path: str) -> ProtectConfig:
     items = section.get("rules", [])
     if not isinstance(items, list):
         raise ConfigError(f"{where}.rules: use [[protect.rules]] tables")
-    name = Path(path).name
+    name = os.path.basename(path)
     return ProtectConfig(tuple(
         _rule(item, f"{where}.rules[{i + 1}]", f"{name} rule {i + 1}") for i, item in enumerate(items)
     ))
@@ -144,15 +145,16 @@ def parse(text: str, path: str = "<config>") -> Config:
     return Config(path=path, **parsed)
 
 
-def read(path: Path | None, *, required: bool = True) -> tuple[str | None, Path]:
+def read(path: StrPath | None, *, required: bool = True) -> tuple[str | None, str]:
     """The file's text (default /etc/oomkit/oomkit.toml); None when an optional default is absent.
 
     ``required`` is False when the user did not name the file: then its absence means
     "all defaults", for the daemon and the web UI.
     """
-    p = path or DEFAULT_PATH
+    p = os.fspath(path) if path else DEFAULT_PATH
     try:
-        return p.read_text(encoding="utf-8"), p
+        with open(p, encoding="utf-8") as f:
+            return f.read(), p
     except FileNotFoundError:
         if required:
             raise ConfigError(f"{p}: no such file; create it or pass --config PATH") from None
@@ -163,7 +165,7 @@ def read(path: Path | None, *, required: bool = True) -> tuple[str | None, Path]
         raise ConfigError(f"{p}: cannot read: {exc}") from None
 
 
-def load(path: Path | None = None, *, required: bool = True) -> Config:
+def load(path: StrPath | None = None, *, required: bool = True) -> Config:
     """Read and parse the file; an absent optional default file gives an empty Config."""
     text, p = read(path, required=required)
-    return Config(path=str(p)) if text is None else parse(text, str(p))
+    return Config(path=p) if text is None else parse(text, p)

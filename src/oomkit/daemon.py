@@ -23,7 +23,6 @@ import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from oomkit import cgroups, procfs
@@ -50,9 +49,9 @@ SERIES = 512  # samples kept per system / cgroup series for the forecast
 HOT_MEMBERS = 64  # processes of one cgroup near its limit kept on the fast tier
 
 
-def boot_id(proc_root: Path = procfs.PROC) -> str:
+def boot_id(proc_root: procfs.StrPath = procfs.PROC) -> str:
     """This boot's id (pids and printk stamps are per boot)."""
-    text = procfs.read_optional(proc_root / "sys" / "kernel" / "random" / "boot_id")
+    text = procfs.read_optional(f"{proc_root}/sys/kernel/random/boot_id")
     return text.strip() if text else "unknown"
 
 
@@ -63,9 +62,9 @@ def _policy(w: settings.Warnings) -> alerts.Policy:
 class Daemon:
     """The recorder's state and loop. ``run`` returns the exit status."""
 
-    def __init__(self, conf: settings.Settings, *, log: Log, config_path: Path | None = None,
-                 config_required: bool = False, proc_root: Path = procfs.PROC,
-                 cgroup_root: Path = cgroups.CGROUP_ROOT) -> None:
+    def __init__(self, conf: settings.Settings, *, log: Log, config_path: str | None = None,
+                 config_required: bool = False, proc_root: procfs.StrPath = procfs.PROC,
+                 cgroup_root: procfs.StrPath = cgroups.CGROUP_ROOT) -> None:
         self.conf = conf
         self.log = log
         self.config_path = config_path
@@ -110,7 +109,7 @@ class Daemon:
         from oomkit import config as conf_file
 
         path = self.config_path or conf_file.DEFAULT_PATH
-        if not path.exists():
+        if not os.path.exists(path):
             return ()
         return tuple(conf_file.load(path).programs or ())
 
@@ -119,6 +118,8 @@ class Daemon:
         specs = self._program_specs()
         if not specs:
             return
+        from pathlib import Path
+
         from oomkit.supervise.ctl_server import CtlServer
         from oomkit.supervise.logs import default_log_dir
         from oomkit.supervise.manager import Manager
@@ -126,7 +127,7 @@ class Daemon:
 
         self.programs = Manager(specs, log_dir=default_log_dir("programs"),
                                 sink=store_sink(self.writer))
-        self.ctl = (CtlServer(self.programs, self.conf.ctl_socket) if self.conf.ctl_socket
+        self.ctl = (CtlServer(self.programs, Path(self.conf.ctl_socket)) if self.conf.ctl_socket
                     else CtlServer(self.programs))
         self.programs.start()
         for o in self.programs.orphans:
@@ -532,7 +533,7 @@ class Daemon:
 USAGE = "usage: python -m oomkit.daemon [--config PATH] [--db PATH] [--no-backlog] [--debug]"
 
 
-def _args(argv: Sequence[str]) -> tuple[Path | None, Path | None, bool, bool]:
+def _args(argv: Sequence[str]) -> tuple[str | None, str | None, bool, bool]:
     config = db = None
     backlog, debug = True, False
     items = list(argv)
@@ -541,7 +542,7 @@ def _args(argv: Sequence[str]) -> tuple[Path | None, Path | None, bool, bool]:
         if a in ("--config", "--db"):
             if not items:
                 raise ConfigError(f"{a} needs a path; {USAGE}")
-            value = Path(items.pop(0))
+            value = items.pop(0)
             if a == "--config":
                 config = value
             else:

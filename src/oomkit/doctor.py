@@ -108,7 +108,7 @@ def _comm(path: str) -> bytes | None:
         return None
 
 
-def _killers(proc_root: Path) -> tuple[tuple[str, int], ...]:
+def _killers(proc_root: procfs.StrPath) -> tuple[tuple[str, int], ...]:
     found = []
     root = str(proc_root)
     for pid in procfs.list_pids(proc_root):
@@ -119,7 +119,7 @@ def _killers(proc_root: Path) -> tuple[tuple[str, int], ...]:
         killer = KILLERS.get(comm)
         if killer is None and comm.startswith(_INTERPRETERS):
             # `python3 /usr/sbin/nohang`: comm is the interpreter, the script is argv[1].
-            argv = procfs.read_optional(proc_root / str(pid) / "cmdline") or ""
+            argv = procfs.read_optional(f"{root}/{pid}/cmdline") or ""
             args = [a.rsplit("/", 1)[-1] for a in argv.split("\0")[1:3]]
             killer = next((KILLERS[a] for a in args if a in KILLERS), None)
         if killer is not None:
@@ -128,7 +128,7 @@ def _killers(proc_root: Path) -> tuple[tuple[str, int], ...]:
 
 
 def collect(
-    proc_root: Path = procfs.PROC, sys_root: Path = SYS, *, log_kills: int | None = None,
+    proc_root: procfs.StrPath = procfs.PROC, sys_root: Path = SYS, *, log_kills: int | None = None,
     pid: str = "self",
 ) -> DoctorSnapshot:
     """Read everything the checks need. Absent files become None/empty, never errors."""
@@ -167,7 +167,7 @@ def collect(
     )
 
 
-def _psi(proc_root: Path) -> procfs.Pressure | None:
+def _psi(proc_root: procfs.StrPath) -> procfs.Pressure | None:
     try:
         return procfs.read_psi("memory", proc_root)
     except ParseError:

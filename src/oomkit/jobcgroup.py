@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from oomkit import cgroups
+from oomkit import cgroups, procfs
 from oomkit.errors import AccessDenied, OomkitError
 
 
@@ -26,10 +26,10 @@ class Hierarchy:
     version: int  # 1 or 2
 
 
-def find_memory_hierarchy(proc_root: Path = Path("/proc")) -> Hierarchy | None:
+def find_memory_hierarchy(proc_root: procfs.StrPath = procfs.PROC) -> Hierarchy | None:
     """Where the memory controller is mounted (cgroups.find_memory reads mountinfo)."""
     h = cgroups.find_memory(proc_root)
-    return None if h is None else Hierarchy(h.mount, h.version)
+    return None if h is None else Hierarchy(Path(h.mount), h.version)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,15 +20,17 @@ from __future__ import annotations
 import errno
 import os
 import re
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 from oomkit.errors import AccessDenied, OomkitError, ParseError, ProcessGone
 
 if TYPE_CHECKING:
     from oomkit.models import ProcessSnapshot
 
-PROC = Path("/proc")
+# Paths are plain strings (a pathlib.Path is accepted wherever one is taken): pathlib
+# and the urllib/ipaddress modules it imports would cost the daemon 0.6 MiB.
+StrPath = Union[str, "os.PathLike[str]"]
+PROC = "/proc"
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 _RDONLY = os.O_RDONLY | os.O_CLOEXEC
 
@@ -334,7 +336,7 @@ def _translate(exc: OSError, path: str, pid: int | None) -> OomkitError:
     return OomkitError(f"cannot read {path}: {exc.strerror or exc}")
 
 
-def read_bytes(path: str | Path, pid: int | None = None, size: int = 16384) -> bytes:
+def read_bytes(path: StrPath, pid: int | None = None, size: int = 16384) -> bytes:
     """Read a whole (small) /proc or /sys file with os.open/os.read; errors translated."""
     spath = str(path)
     try:
@@ -377,12 +379,12 @@ def read_quiet(path: str, size: int = 16384) -> bytes | None:
         os.close(fd)
 
 
-def read_text(path: str | Path, pid: int | None = None) -> str:
+def read_text(path: StrPath, pid: int | None = None) -> str:
     """Like read_bytes, decoded (undecodable bytes replaced)."""
     return read_bytes(path, pid).decode("utf-8", "replace")
 
 
-def read_optional(path: str | Path) -> str | None:
+def read_optional(path: StrPath) -> str | None:
     """The file's text, or None when it does not exist or cannot be read (absent feature)."""
     try:
         return read_text(path)
@@ -390,74 +392,74 @@ def read_optional(path: str | Path) -> str | None:
         return None
 
 
-def read_status(pid: int, proc_root: Path = PROC) -> ProcStatus:
+def read_status(pid: int, proc_root: StrPath = PROC) -> ProcStatus:
     """/proc/PID/status, parsed."""
-    return parse_status(read_bytes(proc_root / str(pid) / "status", pid))
+    return parse_status(read_bytes(f"{proc_root}/{pid}/status", pid))
 
 
-def read_stat(pid: int, proc_root: Path = PROC) -> ProcStat:
+def read_stat(pid: int, proc_root: StrPath = PROC) -> ProcStat:
     """/proc/PID/stat, parsed."""
-    return parse_stat(read_text(proc_root / str(pid) / "stat", pid))
+    return parse_stat(read_text(f"{proc_root}/{pid}/stat", pid))
 
 
-def read_oom_score_adj(pid: int, proc_root: Path = PROC) -> int:
+def read_oom_score_adj(pid: int, proc_root: StrPath = PROC) -> int:
     """/proc/PID/oom_score_adj (-1000..1000)."""
-    return int(read_bytes(proc_root / str(pid) / "oom_score_adj", pid))
+    return int(read_bytes(f"{proc_root}/{pid}/oom_score_adj", pid))
 
 
-def read_oom_score(pid: int, proc_root: Path = PROC) -> int:
+def read_oom_score(pid: int, proc_root: StrPath = PROC) -> int:
     """/proc/PID/oom_score as the kernel computes it (fs/proc/base.c ``proc_oom_score``)."""
-    return int(read_bytes(proc_root / str(pid) / "oom_score", pid))
+    return int(read_bytes(f"{proc_root}/{pid}/oom_score", pid))
 
 
-def read_cmdline(pid: int, proc_root: Path = PROC) -> str:
+def read_cmdline(pid: int, proc_root: StrPath = PROC) -> str:
     """/proc/PID/cmdline joined with spaces."""
-    return parse_cmdline(read_bytes(proc_root / str(pid) / "cmdline", pid))
+    return parse_cmdline(read_bytes(f"{proc_root}/{pid}/cmdline", pid))
 
 
-def read_cgroup(pid: int | str, proc_root: Path = PROC) -> tuple[CgroupLine, ...]:
+def read_cgroup(pid: int | str, proc_root: StrPath = PROC) -> tuple[CgroupLine, ...]:
     """/proc/PID/cgroup (``pid`` may be ``"self"``)."""
     num = pid if isinstance(pid, int) else None
-    return parse_cgroup(read_text(proc_root / str(pid) / "cgroup", num))
+    return parse_cgroup(read_text(f"{proc_root}/{pid}/cgroup", num))
 
 
-def read_meminfo(proc_root: Path = PROC) -> dict[str, int]:
+def read_meminfo(proc_root: StrPath = PROC) -> dict[str, int]:
     """/proc/meminfo, parsed."""
-    return parse_meminfo(read_text(proc_root / "meminfo"))
+    return parse_meminfo(read_text(f"{proc_root}/meminfo"))
 
 
-def read_vmstat(proc_root: Path = PROC) -> dict[str, int]:
+def read_vmstat(proc_root: StrPath = PROC) -> dict[str, int]:
     """/proc/vmstat, parsed."""
-    return parse_vmstat(read_text(proc_root / "vmstat"))
+    return parse_vmstat(read_text(f"{proc_root}/vmstat"))
 
 
-def read_psi(resource: str = "memory", proc_root: Path = PROC) -> Pressure | None:
+def read_psi(resource: str = "memory", proc_root: StrPath = PROC) -> Pressure | None:
     """/proc/pressure/<resource>, or None when PSI is absent (no CONFIG_PSI, or psi=0)."""
     # With CONFIG_PSI but psi disabled at boot the file exists and reads fail with
     # EOPNOTSUPP; read_optional turns both cases into None.
-    text = read_optional(proc_root / "pressure" / resource)
+    text = read_optional(f"{proc_root}/pressure/{resource}")
     return parse_psi(text) if text else None
 
 
-def read_swaps(proc_root: Path = PROC) -> tuple[SwapDevice, ...]:
+def read_swaps(proc_root: StrPath = PROC) -> tuple[SwapDevice, ...]:
     """/proc/swaps, parsed (empty when there is no swap)."""
-    text = read_optional(proc_root / "swaps")
+    text = read_optional(f"{proc_root}/swaps")
     return parse_swaps(text) if text else ()
 
 
-def read_mountinfo(proc_root: Path = PROC) -> tuple[Mount, ...]:
+def read_mountinfo(proc_root: StrPath = PROC) -> tuple[Mount, ...]:
     """/proc/self/mountinfo, parsed (empty when unreadable)."""
-    text = read_optional(proc_root / "self" / "mountinfo")
+    text = read_optional(f"{proc_root}/self/mountinfo")
     return parse_mountinfo(text) if text else ()
 
 
-def read_sysctl(name: str, proc_root: Path = PROC) -> str | None:
+def read_sysctl(name: str, proc_root: StrPath = PROC) -> str | None:
     """A sysctl by its dotted name (``vm.overcommit_memory``), stripped; None if absent."""
-    text = read_optional(proc_root / "sys" / name.replace(".", "/"))
+    text = read_optional(f"{proc_root}/sys/" + name.replace(".", "/"))
     return text.strip() if text is not None else None
 
 
-def list_pids(proc_root: Path = PROC) -> list[int]:
+def list_pids(proc_root: StrPath = PROC) -> list[int]:
     """Every PID in /proc, ascending (proc_pid_readdir walks PIDs in numeric order)."""
     try:
         names = os.listdir(proc_root)
@@ -466,7 +468,7 @@ def list_pids(proc_root: Path = PROC) -> list[int]:
     return sorted(int(n) for n in names if n.isdigit())
 
 
-def scan_processes(proc_root: Path = PROC, **kwargs: Any) -> list[ProcessSnapshot]:
+def scan_processes(proc_root: StrPath = PROC, **kwargs: Any) -> list[ProcessSnapshot]:
     """procscan.scan_processes (the scan moved there; kept here for existing callers)."""
     from oomkit.procscan import scan_processes as scan
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 
 from oomkit.errors import OomkitError, ParseError
 from oomkit.models import ProcessSnapshot
@@ -22,6 +21,7 @@ from oomkit.procfs import (
     PROC,
     CgroupLine,
     ProcStatus,
+    StrPath,
     list_pids,
     parse_status,
     read_bytes,
@@ -80,7 +80,7 @@ def _read_raw(root: str, pids: Iterable[int]) -> list[tuple[int, bytes, bytes]]:
 
 
 def scan_processes(
-    proc_root: Path = PROC,
+    proc_root: StrPath = PROC,
     *,
     pids: Iterable[int] | None = None,
     cgroups: Mapping[int, str] | None = None,

@@ -18,7 +18,6 @@ import errno
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import NoReturn
 
 from oomkit import procfs
@@ -73,11 +72,11 @@ def privilege_message(pid: int, name: str, old: int, new: int) -> str:
             f"or set OOMScoreAdjust={new} in the process's systemd unit")
 
 
-def write_adj(pid: int | str, value: int, *, proc_root: Path = procfs.PROC, name: str = "",
+def write_adj(pid: int | str, value: int, *, proc_root: procfs.StrPath = procfs.PROC, name: str = "",
               old: int | None = None) -> None:
     """Write /proc/PID/oom_score_adj; errors become ProcessGone or a one-line AccessDenied."""
     check_adj(value)
-    path = proc_root / str(pid) / "oom_score_adj"
+    path = f"{proc_root}/{pid}/oom_score_adj"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
     except OSError as exc:
@@ -104,7 +103,7 @@ def write_adj(pid: int | str, value: int, *, proc_root: Path = procfs.PROC, name
 
 
 def apply(changes: Sequence[Change], *, dry_run: bool = False,
-          proc_root: Path = procfs.PROC) -> list[Outcome]:
+          proc_root: procfs.StrPath = procfs.PROC) -> list[Outcome]:
     """Carry out ``changes``; each failure is recorded, not raised."""
     out = []
     for c in changes:
@@ -126,7 +125,7 @@ def apply(changes: Sequence[Change], *, dry_run: bool = False,
     return out
 
 
-def exec_with_adj(value: int, argv: Sequence[str], *, proc_root: Path = procfs.PROC) -> NoReturn:
+def exec_with_adj(value: int, argv: Sequence[str], *, proc_root: procfs.StrPath = procfs.PROC) -> NoReturn:
     """Set our own oom_score_adj, then replace this process with ``argv`` (like ``choom -n``).
 
     The value is inherited across fork and kept across execve. No shell is involved.

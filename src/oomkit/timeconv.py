@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 import time
 from datetime import datetime, timedelta, timezone, tzinfo
-from pathlib import Path
 
 from oomkit.errors import UsageError
 from oomkit.models import OomEvent
@@ -40,12 +39,12 @@ def fill_wall(event: OomEvent, offset: float, tz: tzinfo = timezone.utc) -> OomE
     return event._replace(time=t._replace(wall=wall, wall_from="boot-offset"))
 
 
-def local_tz(localtime: Path = Path("/etc/localtime")) -> tzinfo:
+def local_tz(localtime: str = "/etc/localtime") -> tzinfo:
     """This machine's time zone with its DST rules (syslog RFC 3164 times are local)."""
     try:
         from zoneinfo import ZoneInfo
 
-        with localtime.open("rb") as f:
+        with open(localtime, "rb") as f:
             return ZoneInfo.from_file(f, key="localtime")
     except (OSError, ValueError, ImportError):
         tz = datetime.now().astimezone().tzinfo

@@ -13,7 +13,6 @@ import os
 import pwd
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from oomkit import cgroups, procfs, procscan, scoring
@@ -39,8 +38,8 @@ class TopResult(NamedTuple):
 class Machine(NamedTuple):
     """Where to read from (fake trees in tests)."""
 
-    proc_root: Path = procfs.PROC
-    cgroup_root: Path = cgroups.CGROUP_ROOT
+    proc_root: procfs.StrPath = procfs.PROC
+    cgroup_root: procfs.StrPath = cgroups.CGROUP_ROOT
     release: str | None = None  # uname -r; None = this kernel
     page_size: int = procfs.PAGE_SIZE
 

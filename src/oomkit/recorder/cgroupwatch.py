@@ -10,7 +10,6 @@ each discovery walk. A cgroup is discovered by the walk (every
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from oomkit import cgroups, procfs
 from oomkit.models import CgroupSample
@@ -183,7 +182,7 @@ class CgroupWatch:
         return pids
 
 
-def find(proc_root: Path = procfs.PROC, cgroup_root: Path = cgroups.CGROUP_ROOT
+def find(proc_root: procfs.StrPath = procfs.PROC, cgroup_root: procfs.StrPath = cgroups.CGROUP_ROOT
          ) -> tuple[cgroups.Hierarchy | None, cgroups.Hierarchy | None]:
     """(the memory hierarchy, the hierarchy whose paths name processes' cgroups)."""
     memory = cgroups.find_memory(proc_root, cgroup_root)

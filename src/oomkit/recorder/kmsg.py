@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oomkit.models import OomEvent, SourceRef
@@ -27,6 +26,7 @@ from oomkit.timeconv import fill_wall
 
 if TYPE_CHECKING:
     from oomkit.kernel_log.assemble import Assembler
+    from oomkit.procfs import StrPath
 
 QUIET = 0.2
 MAX_DELAY = 0.5
@@ -44,7 +44,7 @@ _ANY_OOM = (b"oom", b"illed process", b"ill process", b"Out of memory", b"out of
 class KmsgFollower:
     """Reads /dev/kmsg without blocking and assembles events. ``fd`` is for poll()."""
 
-    def __init__(self, path: Path = Path("/dev/kmsg"), *, boot_id: str | None = None,
+    def __init__(self, path: StrPath = "/dev/kmsg", *, boot_id: str | None = None,
                  offset: float = 0.0) -> None:
         self.path = path
         self.fd: int | None = None

@@ -27,7 +27,6 @@ import os
 import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 from oomkit import cgroups, procfs, scoring
 from oomkit.errors import OomkitError
@@ -98,7 +97,7 @@ def memory_of(data: bytes) -> tuple[bytes, int, int, int, int, int, int] | None:
 class ProcessTracker:
     """The processes of one /proc, with the hierarchy that names their cgroups."""
 
-    def __init__(self, proc_root: Path = procfs.PROC, hierarchy: cgroups.Hierarchy | None = None,
+    def __init__(self, proc_root: procfs.StrPath = procfs.PROC, hierarchy: cgroups.Hierarchy | None = None,
                  *, page_size: int = procfs.PAGE_SIZE, probation: float = 30.0) -> None:
         self.root = str(proc_root)
         self.proc_root = proc_root

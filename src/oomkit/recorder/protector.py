@@ -18,7 +18,6 @@ import errno
 import os
 import pwd
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oomkit import procfs
@@ -33,7 +32,7 @@ if TYPE_CHECKING:
 # there are rules: a daemon without any never loads it.
 
 
-def protect_self(target: int, proc_root: Path = procfs.PROC) -> tuple[int, str, bool]:
+def protect_self(target: int, proc_root: procfs.StrPath = procfs.PROC) -> tuple[int, str, bool]:
     """Lower our own oom_score_adj to ``target``: (value now, one-line message, success)."""
     try:
         current = procfs.read_oom_score_adj(os.getpid(), proc_root)
@@ -42,7 +41,7 @@ def protect_self(target: int, proc_root: Path = procfs.PROC) -> tuple[int, str, 
     if current <= target:
         return current, f"oom_score_adj is already {current} (target {target})", True
     try:
-        fd = os.open(proc_root / "self" / "oom_score_adj", os.O_WRONLY | os.O_CLOEXEC)
+        fd = os.open(f"{proc_root}/self/oom_score_adj", os.O_WRONLY | os.O_CLOEXEC)
         try:
             os.write(fd, str(target).encode())
         finally:
@@ -93,7 +92,7 @@ def watched(rules: Sequence[Rule], info: ProcessInfo) -> bool:
 class RuleApplier:
     """Applies the protect rules to processes the daemon sees for the first time."""
 
-    def __init__(self, rules: Sequence[Rule], log: Log, proc_root: Path = procfs.PROC) -> None:
+    def __init__(self, rules: Sequence[Rule], log: Log, proc_root: procfs.StrPath = procfs.PROC) -> None:
         self.rules = tuple(rules)
         self.log = log
         self.proc_root = proc_root

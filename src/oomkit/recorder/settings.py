@@ -8,8 +8,8 @@ line naming the file and the key.
 
 from __future__ import annotations
 
+import os
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from oomkit.errors import ConfigError
@@ -17,11 +17,12 @@ from oomkit.store.maintenance import Retention
 
 if TYPE_CHECKING:
     from oomkit import rules
+    from oomkit.procfs import StrPath
 
 # The TOML parser, oomkit.config and the rule engine are imported only when a file is
 # read: a daemon running on the defaults never loads them (the daemon counts its memory).
-DEFAULT_CONFIG = Path("/etc/oomkit/oomkit.toml")  # = oomkit.config.DEFAULT_PATH
-DEFAULT_DB = Path("/var/lib/oomkit/oomkit.db")
+DEFAULT_CONFIG = "/etc/oomkit/oomkit.toml"  # = oomkit.config.DEFAULT_PATH
+DEFAULT_DB = "/var/lib/oomkit/oomkit.db"
 
 
 class Tiers(NamedTuple):
@@ -70,10 +71,10 @@ class Settings(NamedTuple):
     """Everything the daemon reads from the configuration file."""
 
     path: str | None = None
-    db: Path = DEFAULT_DB
-    kmsg: Path = Path("/dev/kmsg")
+    db: str = DEFAULT_DB  # paths are str: the daemon does not import pathlib
+    kmsg: str = "/dev/kmsg"
     kmsg_backlog: bool = True  # store kills already in the ring buffer at start (not yet stored)
-    ctl_socket: Path | None = None  # supervised programs' control socket (default /run/oomkit/ctl.sock)
+    ctl_socket: str | None = None  # supervised programs' control socket (default /run/oomkit/ctl.sock)
     self_oom_score_adj: int = -900
     tiers: Tiers = Tiers()
     storage: Storage = Storage()
@@ -184,7 +185,7 @@ def _watch(value: Any, where: str, path: str) -> tuple[rules.Rule, ...]:
                 raise ConfigError(f"{w}.{key}: {exc}") from None
         if not matches:
             raise ConfigError(f"{w}: no condition")
-        out.append(rules.Rule(tuple(matches), 0, f"{Path(path).name} watch {i + 1}"))
+        out.append(rules.Rule(tuple(matches), 0, f"{os.path.basename(path)} watch {i + 1}"))
     return tuple(out)
 
 
@@ -227,7 +228,7 @@ def _settings(d: dict[str, Any], path: str, protect: tuple[rules.Rule, ...]) -> 
         elif key in ("db", "kmsg", "ctl_socket"):
             if not isinstance(value, str) or not value:
                 raise ConfigError(f"{w}: expected a path")
-            top[key] = Path(value)
+            top[key] = value
         elif key == "kmsg_backlog":
             if not isinstance(value, bool):
                 raise ConfigError(f"{w}: expected true or false")
@@ -257,12 +258,12 @@ def _storage(d: dict[str, Any], where: str) -> Storage:
     return Storage(retention=retention, **_fill(Storage, rest, where, {}))
 
 
-def load(path: Path | None, *, required: bool) -> Settings:
+def load(path: StrPath | None, *, required: bool) -> Settings:
     """Read the file; a missing default file gives the defaults (``required`` = named by the user)."""
     from oomkit import config
 
     text, p = config.read(path, required=required)
-    return Settings() if text is None else parse(text, str(p))
+    return Settings() if text is None else parse(text, p)
 
 
 SAMPLE = """\

@@ -7,7 +7,6 @@ the fields the recorder keeps are picked out of it.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from oomkit import procfs
 from oomkit.errors import OomkitError
@@ -36,7 +35,7 @@ def parse_oom_kill(vmstat: bytes) -> int | None:
 class SystemReader:
     """Reads the system sample and the global OOM kill counter."""
 
-    def __init__(self, proc_root: Path = procfs.PROC) -> None:
+    def __init__(self, proc_root: procfs.StrPath = procfs.PROC) -> None:
         root = str(proc_root)
         self._meminfo = f"{root}/meminfo"
         self._vmstat = f"{root}/vmstat"

@@ -17,10 +17,11 @@ Tables:
 
 from __future__ import annotations
 
+import os
 import sqlite3
-from pathlib import Path
 
 from oomkit.errors import OomkitError
+from oomkit.procfs import StrPath
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 1: the initial schema
@@ -86,14 +87,14 @@ def _tune(conn: sqlite3.Connection, busy_ms: int, cache_kb: int) -> None:
     conn.execute("PRAGMA temp_store=MEMORY")
 
 
-def connect_writer(path: Path, *, busy_ms: int = 1000, cache_kb: int = 512) -> sqlite3.Connection:
+def connect_writer(path: StrPath, *, busy_ms: int = 1000, cache_kb: int = 512) -> sqlite3.Connection:
     """The daemon's one writer connection: WAL, synchronous=NORMAL, migrated.
 
     WAL lets readers (``oomkit why``/``timeline``) run while the daemon writes, and
     with synchronous=NORMAL a crash of the process (SIGKILL) loses nothing that was
     committed; a power loss may lose the last transactions but never corrupts.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     try:
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         new = conn.execute("PRAGMA page_count").fetchone()[0] == 0
@@ -113,9 +114,9 @@ def connect_writer(path: Path, *, busy_ms: int = 1000, cache_kb: int = 512) -> s
     return conn
 
 
-def connect_reader(path: Path, *, busy_ms: int = 2000, cache_kb: int = 2048) -> sqlite3.Connection:
+def connect_reader(path: StrPath, *, busy_ms: int = 2000, cache_kb: int = 2048) -> sqlite3.Connection:
     """A read-only connection (``mode=ro``): never blocks the daemon, never writes."""
-    if not path.exists():
+    if not os.path.exists(path):
         raise DatabaseError(f"{path}: no such database; is `oomkit daemon` running? (--db PATH)")
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)

@@ -16,7 +16,6 @@ import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from oomkit.models import (
@@ -27,6 +26,7 @@ from oomkit.models import (
     SystemSample,
     WarningRecord,
 )
+from oomkit.procfs import StrPath
 from oomkit.store import schema
 from oomkit.store.codec import event_to_json
 
@@ -74,7 +74,7 @@ def _kill_row(obs: KillObservation, boot: int, proc_id: int | None) -> tuple[obj
 class Writer:
     """Owns the one writer connection. Not thread-safe: the daemon's loop calls it."""
 
-    def __init__(self, path: Path, boot_id: str, report: Report, *, busy_ms: int = 1000,
+    def __init__(self, path: StrPath, boot_id: str, report: Report, *, busy_ms: int = 1000,
                  cache_kb: int = 256) -> None:
         self.path = path
         self._boot_id = boot_id

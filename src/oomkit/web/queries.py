@@ -126,7 +126,7 @@ class RecorderHealth:
     kills_stored: int
 
 
-def memory_now(proc_root: Path = procfs.PROC) -> MemoryNow:
+def memory_now(proc_root: procfs.StrPath = procfs.PROC) -> MemoryNow:
     """/proc/meminfo and /proc/pressure/memory now."""
     m = procfs.read_meminfo(proc_root)
     try:
@@ -186,7 +186,7 @@ def _summary(kill_id: int, ts_ms: int, event: OomEvent, detected_by: str) -> Kil
 class Data:
     """The database (read-only connections, one per thread) and the caches. Thread-safe."""
 
-    def __init__(self, db: Path, *, proc_root: Path = procfs.PROC,
+    def __init__(self, db: Path, *, proc_root: procfs.StrPath = procfs.PROC,
                  top: Callable[[], Any] | None = None) -> None:
         self.db = db
         self.proc_root = proc_root
