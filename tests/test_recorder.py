@@ -167,6 +167,17 @@ def test_settings_values_and_protect_rules() -> None:
     assert [str(r.matches[0]) for r in s.watch] == ["name=postgres"]
 
 
+def test_an_empty_config_file_is_the_defaults_without_the_toml_parser(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.toml"
+    empty.write_text("\n  \n")
+    code = ("import sys; from oomkit.recorder import settings; "
+            f"s = settings.load({str(empty)!r}, required=True); "
+            "print(s == settings.Settings(path=s.path), 'tomllib' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False"]
+    assert settings.load(empty, required=True) == settings.parse("", str(empty))
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("[daemon]\nintervall = 1\n", "daemon.intervall: unknown key"),
     ("[daemon]\ninterval = -1\n", "daemon.interval: must be positive"),

@@ -1,4 +1,4 @@
-"""The configuration file (TOML): frozen dataclasses, one small validator per section.
+"""The configuration file (TOML): frozen typed records, one small validator per section.
 
 Default path ``/etc/oomkit/oomkit.toml``. Today one section::
 
@@ -25,11 +25,6 @@ from oomkit.errors import ConfigError
 if TYPE_CHECKING:
     from oomkit.models import ProgramSpec
     from oomkit.procfs import StrPath
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
 
 DEFAULT_PATH = "/etc/oomkit/oomkit.toml"
 
@@ -129,6 +124,11 @@ SECTIONS: Mapping[str, Callable[[Any, str, str], Any]] = {
 
 def parse(text: str, path: str = "<config>") -> Config:
     """A Config from TOML text; ConfigError names ``path`` and the key."""
+    # Imported here: a daemon with an empty or no file never loads the parser (0.2 MiB).
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -1,4 +1,8 @@
-"""Frozen, typed records shared across modules.
+"""Frozen, typed records shared across modules: typed NamedTuples (immutable, checked by mypy).
+
+Not dataclasses: a frozen slotted dataclass costs ~1 ms to create and importing
+``dataclasses`` loads inspect, ast, dis and tokenize, 1.3 MB of the daemon's RSS and
+~45 ms of every command's start-up (docs/daemon.md "Where the memory goes").
 
 Nothing here does I/O. Sizes are named for their unit (``_kb``, ``_pages``,
 ``_bytes``) because the kernel mixes all three in one report

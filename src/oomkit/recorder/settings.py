@@ -263,7 +263,11 @@ def load(path: StrPath | None, *, required: bool) -> Settings:
     from oomkit import config
 
     text, p = config.read(path, required=required)
-    return Settings() if text is None else parse(text, p)
+    if text is None:
+        return Settings()
+    if not text.strip():  # an empty file is all defaults; no need to load the TOML parser
+        return Settings(path=p)
+    return parse(text, p)
 
 
 SAMPLE = """\

@@ -75,7 +75,7 @@ class Writer:
     """Owns the one writer connection. Not thread-safe: the daemon's loop calls it."""
 
     def __init__(self, path: StrPath, boot_id: str, report: Report, *, busy_ms: int = 1000,
-                 cache_kb: int = 256) -> None:
+                 cache_kb: int = 128) -> None:
         self.path = path
         self._boot_id = boot_id
         self._report = report
