@@ -65,6 +65,9 @@ def test_kill_has_explanation_and_the_curve_before_death(client: httpx.Client) -
     assert v["points"] >= 300 and v["t"][-1] <= newest["ts"] + 1
     assert v["series"]["rss_kb"][-1] > v["series"]["rss_kb"][0]  # it grew until it died
     assert d["recorded"]["process"]["name"] == "leaky" and d["recorded"]["growth_kb_s"] > 0
+    (warned,) = d["recorded"]["warnings"]
+    assert warned["subject"] == "pid:4000" and warned["kind"] == "warning"
+    assert warned["message"].startswith("leaky (4000) runs out of memory")
     assert d["system"]["points"] > 0
     assert client.get("/api/v1/kills/999999").status_code == 404
 

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from oomkit.kernel_log import parse_text
-from oomkit.models import OomEvent, ProcessInfo, ProcessSample, SystemSample
+from oomkit.models import OomEvent, ProcessInfo, ProcessSample, SystemSample, WarningRecord
 from oomkit.store.writer import Batch, KillObservation, Writer
 
 KERNEL_LOGS = Path(__file__).parent / "data" / "kernel_log"
@@ -80,6 +80,11 @@ def make_db(
             raise RuntimeError(w.failing)
     events = sample_events()
     victim = infos[0] if infos else None
+    if victim is not None and kills:  # the warning the daemon raised a minute before the last kill
+        warned = WarningRecord(end - 60, f"pid:{victim.pid}", "warning", 60.0,
+                               f"{victim.name} ({victim.pid}) runs out of memory in about 1 min")
+        if not w.write_batch(Batch(warnings=(warned,))):
+            raise RuntimeError(w.failing)
     for j in range(kills):
         ts = end - (kills - 1 - j) * (seconds / max(1, kills))
         base = events[0] if j == kills - 1 else events[j % len(events)]

@@ -43,7 +43,9 @@ class Batch(NamedTuple):
     processes: tuple[ProcessSample, ...] = ()
     warnings: tuple[WarningRecord, ...] = ()
 
-    def __len__(self) -> int:
+    @property
+    def rows(self) -> int:
+        """How many rows it writes (not ``len()``: that is the tuple's field count)."""
         return (self.system is not None) + len(self.cgroups) + len(self.processes) + len(
             self.warnings)
 
@@ -191,7 +193,7 @@ class Writer:
     def write_batch(self, batch: Batch) -> bool:
         """One transaction with everything sampled in an interval; False if it was dropped."""
         self.flush_kills()
-        if not len(batch):
+        if not batch.rows:
             return self.failing is None
         c = self._conn
         try:
@@ -225,7 +227,7 @@ class Writer:
                 )
             c.execute("COMMIT")
         except sqlite3.Error as exc:
-            self.dropped_samples += len(batch)
+            self.dropped_samples += batch.rows
             self._failed(exc, "samples")
             return False
         self._succeeded()

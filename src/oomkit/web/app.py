@@ -199,7 +199,7 @@ def detail_json(d: KillDetail) -> dict[str, Any]:
                 "last_seen": None if p.last_seen is None else p.last_seen.timestamp()},
             "growth_kb_s": r.growth_kb_s,
             "detected_by": r.detected_by,
-            "warnings": [asdict(w) for w in r.warnings],
+            "warnings": [w._asdict() for w in r.warnings],
         }
     return {
         "summary": summary_json(d.summary),

@@ -28,7 +28,7 @@ from typing import Any
 from oomkit import procfs
 from oomkit.errors import OomkitError
 from oomkit.explain import headline
-from oomkit.models import EventKind, Forecast, OomEvent, Owner
+from oomkit.models import EventKind, Forecast, KillRecord, OomEvent, Owner
 from oomkit.owner import owner_of
 from oomkit.store import queries as store
 from oomkit.store.codec import event_from_json
@@ -92,7 +92,7 @@ class KillDetail:
 
     summary: KillSummary
     report: KillReport
-    record: Any  # store.queries KillRecord | None
+    record: KillRecord | None  # what the flight recorder saw before the kill
     cgroup: series.Series | None
     victim: series.Series | None
     system: series.Series | None
