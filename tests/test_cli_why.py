@@ -202,3 +202,22 @@ def test_unreadable_file_says_how_to_get_access(tmp_path: Path) -> None:
     assert code == 1
     assert stderr.strip() == f"oomkit: {secret}: permission denied; run as root or add yourself to group adm"
     assert stdout == ""
+
+
+EARLYOOM = KERNEL_LOGS / "public-earlyoom-1.8-journal-oom-score-process-mrelease.log"
+
+
+@pytest.mark.parametrize("files", [(), (str(LOCAL), str(EARLYOOM))])
+def test_compact_json_is_streamed_one_event_at_a_time_and_equals_the_pretty_document(
+    files: tuple[str, ...],
+) -> None:
+    from oomkit.render import why_json_chunks
+    from oomkit.why import WhyOptions, find_kills
+
+    result = find_kills(WhyOptions(files=files or (os.devnull,), use_journal=False, use_db=False))
+    chunks = list(why_json_chunks(result))
+    assert len(chunks) == len(result.kills) + 2  # head, one piece per event, tail
+    compact = json.loads("".join(chunks))
+    assert compact == json.loads("".join(why_json_chunks(result, pretty=True)))
+    assert len(compact["events"]) == len(result.kills) and (len(result.kills) >= 2) == bool(files)
+    assert compact["sources"] and "window" in compact

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import datetime, tzinfo
 from typing import Any
@@ -123,11 +124,29 @@ def event_dict(k: KillReport, tz: tzinfo | None = None) -> dict[str, Any]:
     return d
 
 
-def why_json(result: WhyResult, tz: tzinfo | None = None, *, pretty: bool = False) -> str:
-    """``{"events": [...]}`` plus the search context (compact unless ``pretty``)."""
-    doc = {
+def why_json_chunks(result: WhyResult, tz: tzinfo | None = None, *,
+                    pretty: bool = False) -> Iterator[str]:
+    """``{"events": [...]}`` plus the search context (compact unless ``pretty``), in pieces:
+    compact, one event at a time, so an OOM storm's 20,000 events are never all held as
+    dicts and as one string at once."""
+    if pretty:
+        yield json.dumps(_why_doc(result, tz, [event_dict(k, tz) for k in result.kills]),
+                         indent=2, ensure_ascii=False)
+        return
+    # Without indent the C encoder is used: ~10x faster on an OOM storm.
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    doc = dumps(_why_doc(result, tz, []))  # '{"schema":1,"events":[],"sources":...}'
+    cut = doc.index('"events":[]') + len('"events":[')
+    yield doc[:cut]
+    for i, k in enumerate(result.kills):
+        yield ("," if i else "") + dumps(event_dict(k, tz))
+    yield doc[cut:]
+
+
+def _why_doc(result: WhyResult, tz: tzinfo | None, events: list[dict[str, Any]]) -> dict[str, Any]:
+    doc: dict[str, Any] = {
         "schema": SCHEMA_VERSION,
-        "events": [event_dict(k, tz) for k in result.kills],
+        "events": events,
         "sources": [asdict(s) for s in result.sources],
         "window": {"since": local_time(result.since, tz), "until": local_time(result.until, tz)},
         "vmstat_oom_kill": result.vmstat_oom_kill,
@@ -142,10 +161,7 @@ def why_json(result: WhyResult, tz: tzinfo | None = None, *, pretty: bool = Fals
             {"wall": local_time(j.wall, tz), "name": j.name, "kind": j.kind,
              "data": json.loads(j.data)} for j in result.jobs
         ]
-    if pretty:
-        return json.dumps(doc, indent=2, ensure_ascii=False)
-    # Without indent the C encoder is used: ~10x faster on an OOM storm.
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+    return doc
 
 
 def plural(n: int, word: str, words: str | None = None) -> str:

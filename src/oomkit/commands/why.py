@@ -14,7 +14,7 @@ from oomkit.render import (
     program_text,
     sources_text,
     table,
-    why_json,
+    why_json_chunks,
 )
 from oomkit.timeconv import local_tz, parse_when
 from oomkit.why import WhyOptions, WhyResult, find_kills
@@ -61,7 +61,9 @@ def command(
         raise UsageError("--since is after --until; swap them")
     result = find_kills(opts)
     if as_json:
-        click.echo(why_json(result, tz, pretty=sys.stdout.isatty()))
+        for chunk in why_json_chunks(result, tz, pretty=sys.stdout.isatty()):
+            sys.stdout.write(chunk)
+        sys.stdout.write("\n")
         for line in sources_text(result, prefix="oomkit: "):
             click.echo(line, err=True)
         return _status(result, explicit=bool(files or journal_file))
