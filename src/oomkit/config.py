@@ -124,6 +124,8 @@ SECTIONS: Mapping[str, Callable[[Any, str, str], Any]] = {
 
 def parse(text: str, path: str = "<config>") -> Config:
     """A Config from TOML text; ConfigError names ``path`` and the key."""
+    if not text.strip():  # an empty file: all defaults, without loading the TOML parser
+        return Config(path=path)
     # Imported here: a daemon with an empty or no file never loads the parser (0.2 MiB).
     if sys.version_info >= (3, 11):
         import tomllib

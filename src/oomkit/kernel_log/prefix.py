@@ -151,9 +151,9 @@ def _strip_kernel_stamp(
 
 
 def _json_line(line: str) -> LogLine | None:
-    try:
-        import json  # here: the daemon reads kmsg only and never needs it
+    import json  # here: the daemon reads kmsg only and never needs it
 
+    try:
         obj = json.loads(line)
     except ValueError:
         return None

@@ -263,11 +263,7 @@ def load(path: StrPath | None, *, required: bool) -> Settings:
     from oomkit import config
 
     text, p = config.read(path, required=required)
-    if text is None:
-        return Settings()
-    if not text.strip():  # an empty file is all defaults; no need to load the TOML parser
-        return Settings(path=p)
-    return parse(text, p)
+    return Settings() if text is None else parse(text, p)
 
 
 SAMPLE = """\
