@@ -190,6 +190,9 @@ def test_an_empty_config_file_is_the_defaults_without_the_toml_parser(tmp_path: 
     ("[deamon]\n", "unknown section [deamon]"),
     ("[daemon\n", "not valid TOML"),
     ("[[protect.rules]]\nname = \"x\"\n", "protect.rules[1]: give exactly one of adj"),
+    ("[[daemon.watch]]\n", "daemon.watch[1]: no condition; add one of name"),
+    ("[[daemon.watch]]\nuser = 5\n", "daemon.watch[1].user: use name, cmdline"),
+    ("[[daemon.watch]]\ncmdline = \"(\"\n", "daemon.watch[1].cmdline: "),
 ])
 def test_settings_errors_name_the_file_and_key(text: str, message: str) -> None:
     with pytest.raises(ConfigError) as exc:

@@ -69,19 +69,25 @@ def _rule(table: Any, where: str, source: str) -> rules.Rule:
             rules.check_adj(adj)
         except ValueError as exc:
             raise ConfigError(f"{where}.adj: {exc}") from None
-    matches = []
+    return rules.Rule(matches(table, where), adj, source)
+
+
+def matches(table: Mapping[str, Any], where: str) -> tuple[rules.Match, ...]:
+    """The conditions of a rule table (``name``, ``cmdline``, ... keys; other keys ignored):
+    ``[[protect.rules]]`` here, ``[[daemon.watch]]`` in recorder.settings."""
+    out = []
     for key in rules.MATCH_KEYS:
         if key in table:
             value = table[key]
             if not isinstance(value, str):
                 raise ConfigError(f"{where}.{key}: must be a string")
             try:
-                matches.append(rules.make_match(key, value))
+                out.append(rules.make_match(key, value))
             except ValueError as exc:
                 raise ConfigError(f"{where}.{key}: {exc}") from None
-    if not matches:
+    if not out:
         raise ConfigError(f"{where}: no condition; add one of {', '.join(rules.MATCH_KEYS)}")
-    return rules.Rule(tuple(matches), adj, source)
+    return tuple(out)
 
 
 def _protect(section: Any, where: str, path: str) -> ProtectConfig:

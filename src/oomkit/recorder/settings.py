@@ -167,7 +167,7 @@ def _webhook(value: Any, where: str) -> str:
 
 
 def _watch(value: Any, where: str, path: str) -> tuple[rules.Rule, ...]:
-    from oomkit import rules
+    from oomkit import config, rules
 
     if not isinstance(value, list):
         raise ConfigError(f"{where}: use [[daemon.watch]] tables, e.g. name = \"postgres\"")
@@ -175,17 +175,11 @@ def _watch(value: Any, where: str, path: str) -> tuple[rules.Rule, ...]:
     for i, item in enumerate(value):
         w = f"{where}[{i + 1}]"
         table = _table(item, w)
-        matches = []
         for key, v in table.items():
             if key not in rules.MATCH_KEYS or not isinstance(v, str):
                 raise ConfigError(f"{w}.{key}: use {', '.join(rules.MATCH_KEYS)} = \"...\"")
-            try:
-                matches.append(rules.make_match(key, v))
-            except ValueError as exc:
-                raise ConfigError(f"{w}.{key}: {exc}") from None
-        if not matches:
-            raise ConfigError(f"{w}: no condition")
-        out.append(rules.Rule(tuple(matches), 0, f"{os.path.basename(path)} watch {i + 1}"))
+        conditions = config.matches(table, w)
+        out.append(rules.Rule(conditions, 0, f"{os.path.basename(path)} watch {i + 1}"))
     return tuple(out)
 
 
