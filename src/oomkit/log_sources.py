@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, cast
 
+from oomkit import devkmsg
 from oomkit.errors import SourceUnavailable
 
 
@@ -158,24 +159,15 @@ def read_kmsg(path: Path = Path("/dev/kmsg")) -> bytes:
         raise SourceUnavailable(f"{path}: not present on this system") from None
     chunks: list[bytes] = []
     try:
-        while True:
-            try:
-                rec = os.read(fd, 16384)
-            except BlockingIOError:
-                break
-            except OSError as exc:
-                if exc.errno == errno.EPIPE:  # overwritten while we read: skip ahead
-                    continue
-                if exc.errno == errno.EINVAL:  # record larger than our buffer
-                    continue
-                if exc.errno in (errno.EPERM, errno.EACCES):
-                    raise SourceUnavailable(
-                        f"{path}: permission denied (kernel.dmesg_restrict=1); run as root"
-                    ) from None
-                raise
-            if not rec:
-                break
-            chunks.append(rec if rec.endswith(b"\n") else rec + b"\n")
+        for rec in devkmsg.records(fd, 16384):
+            if rec is not None:  # None: overwritten while we read; the reader skipped ahead
+                chunks.append(rec if rec.endswith(b"\n") else rec + b"\n")
+    except OSError as exc:
+        if exc.errno in (errno.EPERM, errno.EACCES):
+            raise SourceUnavailable(
+                f"{path}: permission denied (kernel.dmesg_restrict=1); run as root"
+            ) from None
+        raise
     finally:
         os.close(fd)
     return b"".join(chunks)

@@ -17,10 +17,10 @@ every ``MAX_DELAY`` seconds. The kmsg sequence number is the event's source line
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 from typing import TYPE_CHECKING
 
+from oomkit.devkmsg import records
 from oomkit.models import OomEvent, SourceRef
 from oomkit.timeconv import fill_wall
 
@@ -93,21 +93,10 @@ class KmsgFollower:
         if self.fd is None:
             return 0
         n = 0
-        fd = self.fd
-        while True:
-            try:
-                rec = os.read(fd, 8192)
-            except BlockingIOError:
-                break
-            except OSError as exc:
-                if exc.errno == errno.EPIPE:  # overwritten before we read it: skip ahead
-                    self.lost += 1
-                    continue
-                if exc.errno == errno.EINVAL:  # a record larger than the buffer
-                    continue
-                raise
-            if not rec:
-                break  # a regular file at its end (tests)
+        for rec in records(self.fd):
+            if rec is None:  # overwritten in the ring buffer before we read it
+                self.lost += 1
+                continue
             # One record per read from the device (continuation lines " KEY=value" follow
             # it); several lines per read from a plain file or a pipe in tests.
             for raw in rec.split(b"\n"):
