@@ -235,3 +235,15 @@ def test_live_scan_sees_this_process() -> None:
     assert abs(me.anon_rss_kb - s.anon_kb) < 4096  # the scan itself allocates
     assert all(p.pid > 0 for p in procs.values())
     assert 2 not in procs  # kthreadd: kernel threads are excluded
+
+
+@pytest.mark.parametrize(("raw", "name"), [
+    (b"plain", "plain"),
+    (b"a\\nb", "a\nb"),  # a newline in the name
+    (b"a\\\\b", "a\\b"),  # a backslash
+    (b"a\\\\nb", "a\\nb"),  # a backslash, then the letter n: not a newline
+    (b"\\\\\\n", "\\\n"),
+    (b"caf\xc3\xa9 \xff", "café \ufffd"),
+])
+def test_unescape_comm_is_one_pass(raw: bytes, name: str) -> None:
+    assert procfs.unescape_comm(raw) == name

@@ -61,10 +61,18 @@ class ProcStatus(NamedTuple):
 def unescape_comm(raw: bytes) -> str:
     """The Name: of a status file as text (the kernel escapes '\\n' and '\\\\')."""
     # proc_task_name() escapes only '\n' and '\\' in the Name: line
-    # (seq_escape_str(..., ESCAPE_SPACE | ESCAPE_SPECIAL, "\n\\")).
+    # (seq_escape_str(..., ESCAPE_SPACE | ESCAPE_SPECIAL, "\n\\")). One pass, so
+    # that an escaped backslash followed by the letter n stays a backslash and an n.
     if b"\\" in raw:
-        raw = raw.replace(b"\\n", b"\n").replace(b"\\\\", b"\\")
+        raw = _COMM_ESCAPE.sub(_unescape_one, raw)
     return raw.decode("utf-8", "replace")
+
+
+_COMM_ESCAPE = re.compile(rb"\\([n\\])")
+
+
+def _unescape_one(m: re.Match[bytes]) -> bytes:
+    return b"\n" if m.group(1) == b"n" else b"\\"
 
 
 def _status_kb(data: bytes, key: bytes) -> int | None:
