@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.installed
 
 .PHONY: run test lint typecheck unit bench clean venv
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py src/oomkit/_procscan.c
 	@sh scripts/make-venv.sh "$(PYTHON)" "$(VENV)"
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev,web,web-test]'
@@ -24,7 +24,7 @@ typecheck: $(STAMP)
 	$(PY) -m mypy
 
 unit: $(STAMP)
-	$(PY) -m pytest
+	OOMKIT_REQUIRE_NATIVE=1 $(PY) -m pytest
 
 test: lint typecheck unit
 
