@@ -1,5 +1,5 @@
 """`python -m oomkit` runs the command line."""
 
-from oomkit.cli import main
+from oomkit.quick import main
 
 raise SystemExit(main())

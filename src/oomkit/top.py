@@ -121,8 +121,10 @@ def _scope(
 def take(
     *, cgroup: str | None = None, with_cmdline: bool = False, machine: Machine | None = None,
     previous: TopResult | None = None, clock: Callable[[], float] = time.monotonic,
+    records: Callable[[], Sequence[procscan.Record]] | None = None,
 ) -> TopResult:
-    """One ranking now; growth rates are computed against ``previous`` when given."""
+    """One ranking now; growth rates are computed against ``previous`` when given.
+    ``records``: the result of a scan of every PID begun earlier (quick.py)."""
     m = machine or Machine()
     era = _era(m)
     meminfo = procfs.read_meminfo(m.proc_root)
@@ -140,6 +142,7 @@ def take(
     t = clock()
     procs = procscan.scan_processes(
         m.proc_root, pids=list(by_pid) if cgroup is not None else None, cgroups=by_pid,
+        records=records() if records is not None and cgroup is None else None,
         cgroup_from_file=(lambda lines: cgroups.path_of(h, lines)) if h is not None else None,
         with_cmdline=with_cmdline,
     )
@@ -171,14 +174,17 @@ def top_by_oom_score(
     *, cgroup: str | None = None, with_cmdline: bool = False, interval: float | None = None,
     machine: Machine | None = None, sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    records: Callable[[], Sequence[procscan.Record]] | None = None,
 ) -> TopResult:
-    """The ranking now; with ``interval`` seconds, sampled twice so growth rates are known."""
+    """The ranking now; with ``interval`` seconds, sampled twice so growth rates are known.
+    ``records``: a scan of every PID begun earlier, used for the (first) sample."""
     first = None
     if interval:
-        first = take(cgroup=cgroup, machine=machine, clock=clock)
+        first = take(cgroup=cgroup, machine=machine, clock=clock, records=records)
+        records = None
         sleep(interval)
     return take(cgroup=cgroup, with_cmdline=with_cmdline, machine=machine, previous=first,
-                clock=clock)
+                clock=clock, records=records)
 
 
 _users: dict[int, str] = {}
@@ -242,6 +248,57 @@ def process_json(r: RankedProcess) -> dict[str, Any]:
     if p.cmdline is not None:
         d["cmdline"] = p.cmdline
     return d
+
+
+def json_document(result: TopResult) -> str:
+    """`top --json` as printed: to_json(result) as one compact line, written directly.
+
+    Monitoring scripts poll this at thousands of processes, where building a dict
+    per process and encoding it with json.dumps took a quarter of the run; here
+    each process is one format string with its text fields encoded once per
+    distinct value. tests/test_top.py checks json.loads() of this equals
+    to_json() on the live machine and on every optional field.
+    """
+    import json
+
+    enc = json.JSONEncoder(separators=(",", ":")).encode
+    # The text fields repeat across thousands of processes: encode each pair once.
+    idents: dict[tuple[str, int], str] = {}  # (name, uid) -> "name":..,"user":..,"uid":..
+    places: dict[str | None, str] = {}  # cgroup -> "cgroup":..,"owner":..
+
+    def ident(p: ProcessSnapshot) -> str:
+        found = idents[p.name, p.uid] = (f'"name":{enc(p.name)},"user":{enc(user_name(p.uid))},'
+                                         f'"uid":{p.uid}')
+        return found
+
+    def place(path: str | None) -> str:
+        found = places[path] = f'"cgroup":{enc(path)},"owner":{enc(_owner_json(path))}'
+        return found
+
+    head = enc({k: v for k, v in to_json(result._replace(processes=())).items()
+                if k != "processes"})
+    b = ("false", "true")
+    lines = []
+    for r in result.processes:
+        p = r.process
+        c = r.memcg
+        rank = "null" if c is None else (
+            f'{{"cgroup":{enc(c.path)},"totalpages":{c.totalpages},"rank":{c.rank},'
+            f'"of":{c.of},"score":{c.score}}}')
+        g = r.growth_kb_s
+        tail = "" if p.cmdline is None else f',"cmdline":{enc(p.cmdline)}'
+        lines.append(
+            f'{{"pid":{p.pid},{idents.get((p.name, p.uid)) or ident(p)},"score":{r.score},'
+            f'"badness":{"null" if r.badness is None else r.badness},'
+            f'"rank":{"null" if r.rank is None else r.rank},'
+            f'"oom_score_adj":{p.oom_score_adj},"anon_rss_kb":{p.anon_rss_kb},'
+            f'"file_rss_kb":{p.file_rss_kb},"shmem_rss_kb":{p.shmem_rss_kb},'
+            f'"swap_kb":{p.swap_kb},"pgtables_kb":{p.pgtables_kb},'
+            f'{places.get(p.cgroup) or place(p.cgroup)},'
+            f'"protected":{b[r.protected]},"never_kill":{b[r.never_kill]},'
+            f'"protected_but_huge":{b[r.huge_protected]},"cgroup_rank":{rank},'
+            f'"growth_kb_s":{"null" if g is None else enc(round(g, 1))}{tail}}}')
+    return f'{head[:-1]},"processes":[{",".join(lines)}]}}\n'
 
 
 def to_json(result: TopResult) -> dict[str, Any]:

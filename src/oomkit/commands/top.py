@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ import click
 from oomkit import cgroups, procfs, scoring
 from oomkit.errors import UsageError
 from oomkit.models import RankedProcess
-from oomkit.top import Machine, TopResult, owner, take, to_json, top_by_oom_score, user_name
+from oomkit.top import Machine, TopResult, json_document, owner, take, top_by_oom_score, user_name
 
 
 def _size(kb: int) -> str:
@@ -115,7 +114,7 @@ def _watch(cgroup: str | None, cmdline: bool, interval: float, limit: int | None
                 time.sleep(interval)
                 result = take(cgroup=cgroup, with_cmdline=cmdline, previous=result,
                               machine=machine)
-            click.echo(json.dumps(to_json(result), separators=(",", ":")))
+            click.echo(json_document(result), nl=False)
         return
     from rich.live import Live
 
@@ -159,7 +158,7 @@ def command(cgroup: str | None, cmdline: bool, interval: float | None, watch: bo
     result = top_by_oom_score(cgroup=cgroup, with_cmdline=cmdline, interval=interval,
                               machine=machine)
     if as_json:
-        sys.stdout.write(json.dumps(to_json(result), separators=(",", ":")) + "\n")
+        sys.stdout.write(json_document(result))
     else:
         click.echo(format_table(result, rows_limit, cmdline))
     if explain_pid is not None:
