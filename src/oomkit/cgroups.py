@@ -163,10 +163,12 @@ def pids_by_cgroup(h: Hierarchy, under: str | None = None) -> dict[int, str]:
     back to /proc/PID/cgroup for those.
     """
     out: dict[int, str] = {}
-    for path, d in _walk(h, under):
+    # Children first, so that a PID seen twice while it moves keeps the first-walked
+    # (parent) path, as before; dict.fromkeys keeps this at C speed for 5,000 PIDs.
+    for path, d in reversed(_walk(h, under)):
         text = procfs.read_optional(f"{d}/cgroup.procs")
-        for word in (text or "").split():
-            out.setdefault(int(word), path)
+        if text:
+            out.update(dict.fromkeys(map(int, text.split()), path))
     return out
 
 

@@ -157,15 +157,18 @@ def rank(
             b = badness(p, totalpages, era=era, page_size=page_size, init_pid=init_pid)
             eligible.append((b or 0, -p.scan_index, p, mem))
     # >= 5.9: an equal score replaces the choice, so the later-scanned task ranks first.
-    eligible.sort(key=lambda x: (x[0], x[1]), reverse=True)
+    # (scan_index is unique, so tuple order never reaches the snapshot itself.)
+    eligible.sort(reverse=True)
     never.sort(key=lambda x: x[0], reverse=True)
     out = []
-    for i, (b, _order, p, mem) in enumerate(eligible):
+    for i, (b, _order, p, mem) in enumerate(eligible, 1):
         adj = p.oom_score_adj
-        out.append(RankedProcess(
-            p, b, oom_score(b, totalpages, era), i + 1, adj < 0, False,
-            adj < 0 and mem >= huge_pages,
-        ))
+        if modern:  # oom_score() inlined, as above; c_div by hand for the sign
+            q = b * 1000 // totalpages if b >= 0 else -(-b * 1000 // totalpages)
+            score = (2000 + 2 * q) // 3 if q >= -1000 else -((-2000 - 2 * q) // 3)
+        else:
+            score = oom_score(b, totalpages, era)
+        out.append(RankedProcess(p, b, score, i, adj < 0, False, adj < 0 and mem >= huge_pages))
     for mem, p in never:
         adj = p.oom_score_adj
         out.append(RankedProcess(p, None, 0, None, adj < 0, adj == OOM_SCORE_ADJ_MIN,
