@@ -202,3 +202,16 @@ def test_live_negative_adjustment(children: Children) -> None:
     tp = scoring.global_totalpages(mi["MemTotal"], mi["SwapTotal"], procfs.PAGE_SIZE)
     s = procscan.scan_processes(pids=[c.pid])[0]
     assert scoring.oom_score(scoring.badness(s, tp), tp) == procfs.read_oom_score(c.pid)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(st.integers(0, 10**7), st.integers(-999, 1000)), min_size=1,
+                max_size=30),
+       st.integers(1, 10**8), st.sampled_from(list(Era)))
+def test_rank_scores_are_oom_score_of_the_badness(rows: list[tuple[int, int]], tp: int,
+                                                  era: Era) -> None:
+    # rank() computes the 5.9+ score inline; it must stay oom_score() of the same badness,
+    # negative badness (adj < 0 on a small total) included.
+    procs = [proc(pid=i + 2, anon=kb, adj=adj, index=i) for i, (kb, adj) in enumerate(rows)]
+    for r in scoring.rank(procs, tp, era=era):
+        assert r.score == scoring.oom_score(r.badness, tp, era)

@@ -163,9 +163,11 @@ def rank(
     out = []
     for i, (b, _order, p, mem) in enumerate(eligible, 1):
         adj = p.oom_score_adj
-        if modern:  # oom_score() inlined, as above; c_div by hand for the sign
+        if modern:  # oom_score() inlined, as above; c_div by hand for a negative badness.
+            # b >= -999 * (totalpages // 1000), so q >= -999 and the outer c_div's
+            # dividend stays positive, where // is C's division.
             q = b * 1000 // totalpages if b >= 0 else -(-b * 1000 // totalpages)
-            score = (2000 + 2 * q) // 3 if q >= -1000 else -((-2000 - 2 * q) // 3)
+            score = (2000 + 2 * q) // 3
         else:
             score = oom_score(b, totalpages, era)
         out.append(RankedProcess(p, b, score, i, adj < 0, False, adj < 0 and mem >= huge_pages))
