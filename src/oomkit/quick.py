@@ -12,6 +12,7 @@ the fast path never prints an error of its own.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -81,8 +82,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     opts = top_json_args(args)
-    if opts is not None and _top_json(opts):
-        return 0
+    if opts is not None:
+        # This run builds ~100,000 objects (5,000 processes) and no reference cycles,
+        # then exits: the cyclic GC would only rescan them (~5 % of the run).
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            if _top_json(opts):
+                return 0
+        finally:
+            if enabled:
+                gc.enable()
     from oomkit.cli import main as full
 
     return full(args)
