@@ -57,10 +57,16 @@ typedef struct {
     size_t raw_len;
 } rec_t;
 
+/* The workers take PIDs in chunks from one shared counter rather than fixed shares:
+ * a worker that shares its CPU with the caller (importing while the scan runs)
+ * then does less, instead of everyone waiting for it at the end. */
+#define CHUNK 32
+
 typedef struct {
     const char *root;
     rec_t *recs;
-    size_t begin, end;
+    size_t n;
+    size_t *next;   /* the first PID no worker has taken yet (atomic) */
     int keep_raw;
     int oom;        /* set when malloc failed */
 } job_t;
@@ -176,49 +182,53 @@ static int parse_adj(const char *buf, ssize_t len, long *out) {
     return 1;
 }
 
+/* Read and parse one PID's two files into rec; -1 when out of memory, else 0. */
+static int read_one(const job_t *job, rec_t *rec, char **buf, size_t *cap) {
+    char path[PATH_MAX];
+    char adj_buf[64];
+    rec->kind = REC_SKIP;
+    int n = snprintf(path, sizeof path, "%s/%d/status", job->root, rec->pid);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return 0;
+    ssize_t len = read_all(path, buf, cap);
+    if (len < 0)  /* vanished between listdir and open, or unreadable */
+        return errno == ENOMEM ? -1 : 0;
+    snprintf(path, sizeof path, "%s/%d/oom_score_adj", job->root, rec->pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t alen = read(fd, adj_buf, sizeof adj_buf);
+    close(fd);
+    if (!parse_adj(adj_buf, alen, &rec->adj))
+        return 0;  /* half-written by an exiting task */
+    int ok = parse_status(*buf, (size_t)len, rec);
+    if (!ok || job->keep_raw) {
+        rec->raw = malloc((size_t)len + 1);
+        if (rec->raw == NULL)
+            return -1;
+        memcpy(rec->raw, *buf, (size_t)len);
+        rec->raw_len = (size_t)len;
+    }
+    rec->kind = ok ? REC_FIELDS : REC_RAW;
+    return 0;
+}
+
 static void *run_job(void *arg) {
     job_t *job = arg;
     size_t cap = FIRST_READ;
     char *buf = malloc(cap);
-    char path[PATH_MAX];
-    char adj_buf[64];
     if (buf == NULL) {
         job->oom = 1;
         return NULL;
     }
-    for (size_t i = job->begin; i < job->end; i++) {
-        rec_t *rec = &job->recs[i];
-        rec->kind = REC_SKIP;
-        int n = snprintf(path, sizeof path, "%s/%d/status", job->root, rec->pid);
-        if (n < 0 || (size_t)n >= sizeof path)
-            continue;
-        ssize_t len = read_all(path, &buf, &cap);
-        if (len < 0) {
-            if (errno == ENOMEM) {
+    while (!job->oom) {
+        size_t i = __atomic_fetch_add(job->next, CHUNK, __ATOMIC_RELAXED);
+        if (i >= job->n)
+            break;
+        size_t end = job->n - i > CHUNK ? i + CHUNK : job->n;
+        for (; i < end && !job->oom; i++)
+            if (read_one(job, &job->recs[i], &buf, &cap) < 0)
                 job->oom = 1;
-                break;
-            }
-            continue;  /* vanished between listdir and open, or unreadable */
-        }
-        snprintf(path, sizeof path, "%s/%d/oom_score_adj", job->root, rec->pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            continue;
-        ssize_t alen = read(fd, adj_buf, sizeof adj_buf);
-        close(fd);
-        if (!parse_adj(adj_buf, alen, &rec->adj))
-            continue;  /* half-written by an exiting task */
-        int ok = parse_status(buf, (size_t)len, rec);
-        if (!ok || job->keep_raw) {
-            rec->raw = malloc((size_t)len + 1);
-            if (rec->raw == NULL) {
-                job->oom = 1;
-                break;
-            }
-            memcpy(rec->raw, buf, (size_t)len);
-            rec->raw_len = (size_t)len;
-        }
-        rec->kind = ok ? REC_FIELDS : REC_RAW;
     }
     free(buf);
     return NULL;
@@ -328,19 +338,17 @@ static void *coordinate(void *arg) {
     job_t jobs[MAX_THREADS];
     pthread_t tids[MAX_THREADS];
     int running[MAX_THREADS] = {0};
+    size_t next = 0;
     for (long t = 0; t < nthreads; t++) {
-        jobs[t] = (job_t){pd->root, pd->recs, pd->n * t / nthreads, pd->n * (t + 1) / nthreads,
-                          pd->keep_raw, 0};
-        /* the first share runs on this thread; a thread that cannot start runs here too */
+        jobs[t] = (job_t){pd->root, pd->recs, pd->n, &next, pd->keep_raw, 0};
+        /* this thread is worker 0; PIDs a worker that failed to start would take, the
+         * others take */
         running[t] = t > 0 && pthread_create(&tids[t], NULL, run_job, &jobs[t]) == 0;
     }
     run_job(&jobs[0]);
-    for (long t = 1; t < nthreads; t++) {
+    for (long t = 1; t < nthreads; t++)
         if (running[t])
             pthread_join(tids[t], NULL);
-        else
-            run_job(&jobs[t]);
-    }
     for (long t = 0; t < nthreads; t++)
         if (jobs[t].oom)
             pd->failed = ENOMEM;
