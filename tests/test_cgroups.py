@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from oomkit import cgroups, procfs
-from oomkit.models import CgroupMemory
+from oomkit.procmodels import CgroupMemory
 
 DATA = Path(__file__).parent / "data"
 V2_PROC, V2_CG = DATA / "proc" / "v2-zram", DATA / "sys" / "v2-zram" / "fs" / "cgroup"

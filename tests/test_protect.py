@@ -13,7 +13,7 @@ import pytest
 from oomkit import procfs
 from oomkit.cli import main
 from oomkit.errors import AccessDenied, ProcessGone
-from oomkit.models import Owner, ProcessSnapshot
+from oomkit.procmodels import Owner, ProcessSnapshot
 from oomkit.protect import Change, apply, persistent_hints, plan, privilege_message, write_adj
 from oomkit.rules import ProcessFacts, Rule, parse_match
 from tests.memchildren import Children, children, has_cap_sys_resource

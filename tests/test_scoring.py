@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from oomkit import procfs, procscan, scoring
 from oomkit.errors import OomkitError
-from oomkit.models import ProcessSnapshot
+from oomkit.procmodels import ProcessSnapshot
 from oomkit.scoring import Era
 from tests.memchildren import Children, children, has_cap_sys_resource
 

@@ -25,7 +25,7 @@ import os
 from typing import NamedTuple
 
 from oomkit import procfs
-from oomkit.models import CgroupMemory, CgroupNow
+from oomkit.procmodels import CgroupMemory, CgroupNow
 
 CGROUP_ROOT = "/sys/fs/cgroup"  # a str, like procfs.PROC: no pathlib in the daemon
 _LIVE_PREFIX = "/sys/fs/cgroup"

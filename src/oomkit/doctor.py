@@ -18,7 +18,8 @@ from typing import Any, NamedTuple
 
 from oomkit import cgroups, procfs
 from oomkit.errors import OomkitError, ParseError
-from oomkit.models import CgroupMemory, Finding
+from oomkit.models import Finding
+from oomkit.procmodels import CgroupMemory
 
 SYS = Path("/sys")
 SYSCTLS = (

@@ -9,7 +9,8 @@ for every victim, memory cgroup kills included; /proc/vmstat ``oom_kill``, 4.13+
 from __future__ import annotations
 
 from oomkit.doctor import DoctorSnapshot
-from oomkit.models import CgroupMemory, Finding
+from oomkit.models import Finding
+from oomkit.procmodels import CgroupMemory
 
 
 def _size(n: int | None) -> str:

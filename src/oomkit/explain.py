@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from oomkit.models import CgroupNow, EventKind, Killer, OomEvent, Owner, TaskRow
+from oomkit.models import EventKind, Killer, OomEvent, TaskRow
+from oomkit.procmodels import CgroupNow, Owner
 from oomkit.units import human_kb
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from oomkit.models import Owner
+from oomkit.procmodels import Owner
 
 _HEX = r"[0-9a-f]{12,64}"
 _POD = re.compile(r"pod(?P<uid>[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})")

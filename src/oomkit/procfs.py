@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Union
 from oomkit.errors import AccessDenied, OomkitError, ParseError, ProcessGone
 
 if TYPE_CHECKING:
-    from oomkit.models import ProcessSnapshot
+    from oomkit.procmodels import ProcessSnapshot
 
 # Paths are plain strings (a pathlib.Path is accepted wherever one is taken): pathlib
 # and the urllib/ipaddress modules it imports would cost the daemon 0.6 MiB.

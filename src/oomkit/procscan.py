@@ -19,7 +19,6 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from oomkit.errors import OomkitError, ParseError
-from oomkit.models import ProcessSnapshot
 from oomkit.procfs import (
     PROC,
     CgroupLine,
@@ -33,6 +32,7 @@ from oomkit.procfs import (
     status_fields,
     unescape_comm,
 )
+from oomkit.procmodels import ProcessSnapshot
 
 try:  # optional C module (setup.py); without it the same reads run in Python
     from oomkit import _procscan

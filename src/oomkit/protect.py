@@ -22,7 +22,7 @@ from typing import NoReturn
 
 from oomkit import procfs
 from oomkit.errors import AccessDenied, OomkitError, ProcessGone, UsageError
-from oomkit.models import Owner, ProcessSnapshot
+from oomkit.procmodels import Owner, ProcessSnapshot
 from oomkit.rules import ProcessFacts, Rule, check_adj, first_match
 
 

@@ -12,7 +12,8 @@ from dataclasses import asdict
 from datetime import datetime, tzinfo
 from typing import Any
 
-from oomkit.models import EventTime, MemcgCounters, OomEvent, Owner, TaskRow, Victim
+from oomkit.models import EventTime, MemcgCounters, OomEvent, TaskRow, Victim
+from oomkit.procmodels import Owner
 from oomkit.timeconv import local_tz
 from oomkit.units import human_kb
 from oomkit.why import KillReport, WhyResult

@@ -26,7 +26,7 @@ import re
 from collections.abc import Sequence
 from enum import Enum
 
-from oomkit.models import ProcessSnapshot, RankedProcess
+from oomkit.procmodels import ProcessSnapshot, RankedProcess
 
 LONG_MIN = -(2**63)
 OOM_SCORE_ADJ_MIN = -1000  # include/uapi/linux/oom.h

@@ -17,8 +17,8 @@ from typing import Any, NamedTuple
 
 from oomkit import cgroups, procfs, procscan, scoring
 from oomkit.errors import UsageError
-from oomkit.models import CgroupMemory, CgroupRank, Owner, ProcessSnapshot, RankedProcess
 from oomkit.owner import owner_of
+from oomkit.procmodels import CgroupMemory, CgroupRank, Owner, ProcessSnapshot, RankedProcess
 
 
 class TopResult(NamedTuple):

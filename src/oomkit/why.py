@@ -22,16 +22,9 @@ from oomkit.log_sources import (
     mtime,
     open_source,
 )
-from oomkit.models import (
-    CgroupNow,
-    EventKind,
-    JobEvent,
-    Killer,
-    KillRecord,
-    OomEvent,
-    Owner,
-)
+from oomkit.models import EventKind, JobEvent, Killer, KillRecord, OomEvent
 from oomkit.owner import owner_of
+from oomkit.procmodels import CgroupNow, Owner
 from oomkit.timeconv import boot_offset, fill_wall, local_tz
 
 

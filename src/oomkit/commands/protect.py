@@ -10,7 +10,7 @@ import click
 
 from oomkit import config, procscan, rules
 from oomkit.errors import UsageError
-from oomkit.models import Owner, ProcessSnapshot
+from oomkit.procmodels import Owner, ProcessSnapshot
 from oomkit.protect import Change, Outcome, apply, exec_with_adj, facts, persistent_hints, plan
 from oomkit.top import owner, user_name
 

@@ -12,7 +12,7 @@ import click
 
 from oomkit import cgroups, procfs, scoring
 from oomkit.errors import UsageError
-from oomkit.models import RankedProcess
+from oomkit.procmodels import RankedProcess
 from oomkit.top import Machine, TopResult, json_document, owner, take, top_by_oom_score, user_name
 
 

@@ -28,8 +28,9 @@ from typing import Any
 from oomkit import procfs
 from oomkit.errors import OomkitError
 from oomkit.explain import headline
-from oomkit.models import EventKind, Forecast, KillRecord, OomEvent, Owner
+from oomkit.models import EventKind, Forecast, KillRecord, OomEvent
 from oomkit.owner import owner_of
+from oomkit.procmodels import Owner
 from oomkit.store import queries as store
 from oomkit.store.codec import event_from_json
 from oomkit.web import series
