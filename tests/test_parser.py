@@ -151,3 +151,22 @@ def test_journal_in_russian_locale() -> None:
     assert e.host == "PC"
     assert e.victim is not None
     assert (e.victim.pid, e.victim.anon_rss_kb) == (27541, 8098448)
+
+
+def test_stamps_beyond_any_clock_leave_the_wall_time_unknown() -> None:
+    # Found by test_hand_edited_numbers: a journal stamp or an uptime edited to 23
+    # digits made datetime.fromtimestamp raise OverflowError through the parser.
+    import json
+
+    from oomkit.timeconv import fill_wall
+
+    path = KERNEL_LOGS / "local-6.18-memcg-v1-two-ooms-journal-json.log"
+    lines = []
+    for line in path.read_text().splitlines():
+        obj = json.loads(line)
+        obj["__REALTIME_TIMESTAMP"] = "99999999999999999999999"
+        lines.append(json.dumps(obj))
+    events = parse_text("\n".join(lines))
+    assert len(events) == 2 and all(e.time.wall is None and e.time.uptime_s for e in events)
+    huge = events[0]._replace(time=events[0].time._replace(uptime_s=1e22))
+    assert fill_wall(huge, 1.7e9) == huge

@@ -227,7 +227,7 @@ def list_boots() -> list[Boot]:
                 first=datetime.fromtimestamp(int(row["first_entry"]) / 1e6, tz=timezone.utc),
                 last=datetime.fromtimestamp(int(row["last_entry"]) / 1e6, tz=timezone.utc),
             ))
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError, OSError):
             continue
     return boots
 

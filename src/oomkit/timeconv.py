@@ -35,7 +35,10 @@ def fill_wall(event: OomEvent, offset: float, tz: tzinfo = timezone.utc) -> OomE
     t = event.time
     if t.wall is not None or t.uptime_s is None:
         return event
-    wall = datetime.fromtimestamp(offset + t.uptime_s, tz=tz)
+    try:
+        wall = datetime.fromtimestamp(offset + t.uptime_s, tz=tz)
+    except (OverflowError, OSError, ValueError):
+        return event  # a hand-edited uptime no clock can reach: leave the wall time unknown
     return event._replace(time=t._replace(wall=wall, wall_from="boot-offset"))
 
 

@@ -169,7 +169,10 @@ def _json_line(line: str) -> LogLine | None:
     rt = obj.get("__REALTIME_TIMESTAMP")
     if isinstance(rt, str) and rt.isdigit():
         raw = rt
-        wall = datetime.fromtimestamp(int(rt) / 1e6, tz=timezone.utc)
+        try:
+            wall = datetime.fromtimestamp(int(rt) / 1e6, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            wall = None  # a hand-edited stamp beyond year 9999: no wall time, not a guess
     uptime = None
     mono = obj.get("_SOURCE_MONOTONIC_TIMESTAMP")
     if isinstance(mono, str) and mono.isdigit():
