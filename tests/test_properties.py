@@ -54,12 +54,13 @@ def test_shuffled_lines_never_crash(text: str, rnd: object) -> None:
 
 
 @SETTINGS
-@given(st.sampled_from(REPORTS), st.integers(min_value=1, max_value=4096))
-def test_chunk_boundaries_do_not_matter(text: str, chunk: int) -> None:
+@given(st.sampled_from(REPORTS), st.integers(min_value=1, max_value=4096),
+       st.integers(min_value=1, max_value=300), st.booleans())
+def test_chunk_boundaries_do_not_matter(text: str, chunk: int, piece: int, fast: bool) -> None:
     from oomkit.kernel_log.scan import select_lines
 
     data = text.encode()
-    small = list(select_lines(io.BytesIO(data), chunk=chunk))
+    small = list(select_lines(io.BytesIO(data), chunk=chunk, piece=piece, use_hyperscan=fast))
     big = list(select_lines(io.BytesIO(data)))
     assert small == big
 

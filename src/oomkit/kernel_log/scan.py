@@ -12,11 +12,21 @@ Nothing here opens files: the functions take binary file objects or bytes.
 
 from __future__ import annotations
 
+import mmap
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 CHUNK = 16 << 20
+# Each read fills this much of the buffer: small enough to stay in the CPU's cache
+# while it is scanned and counted (L2 is 512 KiB to 2 MiB on current x86 and Arm).
+PIECE = 128 << 10
+# The kernel copies a read() into a buffer that is not 64-byte aligned three times
+# slower on this AMD EPYC (0.47 against 0.15 s/GB: its rep movsb); a bytearray's
+# data starts 16 bytes into its allocation, so reads go into a page-aligned
+# anonymous mapping, at 64-byte aligned offsets.
+ALIGN = 64
 # Longer lines than this are cut (kmsg records are at most ~1 KiB; a JSON
 # journal line with a long message is a few KiB).
 MAX_LINE = 1 << 20
@@ -95,12 +105,12 @@ Scanner = Callable[[Any, int, int], list[int]]
 Counter = Callable[[Any, int, int], int]
 
 
-def _bytes_count(buf: Any, lo: int, hi: int) -> int:
-    return int(buf.count(b"\n", lo, hi))
+def _bytes_count(view: memoryview, lo: int, hi: int) -> int:
+    return bytes(view[lo:hi]).count(b"\n")
 
 
 def _newline_counter() -> Counter:
-    """``count(buf, lo, hi)``: newlines in ``buf[lo:hi]``, for ``source.line``.
+    """``count(view, lo, hi)``: newlines in ``view[lo:hi]``, for ``source.line``.
 
     Every byte of the file is counted, so this is a third of the work on a large
     log: bytearray.count runs a byte loop (~1.5 GB/s here), StringZilla's SIMD count
@@ -111,7 +121,7 @@ def _newline_counter() -> Counter:
     except ImportError:  # not installed, or no wheel for this machine
         return _bytes_count
     count = stringzilla.count
-    return lambda buf, lo, hi: int(count(buf, "\n", lo, hi))
+    return lambda view, lo, hi: int(count(view, "\n", lo, hi))
 
 
 def _compile_hyperscan(expressions: list[bytes]) -> Scanner | None:
@@ -177,7 +187,7 @@ def windows(anchors: list[int], end: int, window: int = WINDOW) -> list[tuple[in
     return out
 
 
-def _lines_at(buf: bytearray, end: int, hits: list[int]) -> list[tuple[int, int]]:
+def _lines_at(buf: mmap.mmap, end: int, hits: list[int]) -> list[tuple[int, int]]:
     """Distinct (start, stop) line spans that contain the hit offsets, in order."""
     spans: list[tuple[int, int]] = []
     last_start = -1
@@ -201,53 +211,78 @@ class LineSelector:
     Line numbers are 1-based and byte offsets count from the start of the
     stream, plus ``first_line - 1`` and ``first_offset`` when the stream was
     opened in the middle of a file. After iteration, ``lines`` holds how many
-    lines were read. The stream is read in ``chunk``-sized pieces into one
-    reused buffer; peak memory is about two chunks whatever the input size.
+    lines were read. The stream is read into one reused buffer of about
+    ``chunk`` bytes; peak memory is about that whatever the input size.
+
+    The buffer fills ``piece`` bytes at a time, and each piece is searched for
+    anchors and its newlines counted right after it is read, while it is still
+    in the CPU's cache: a 1 GB log reads, scans and counts in ~0.5 s here that
+    way, against ~1 s when a 16 MB read is scanned and counted from memory.
     """
 
     def __init__(
         self, stream: IO[bytes], *, use_hyperscan: bool = True, chunk: int = CHUNK,
-        first_line: int = 1, first_offset: int = 0,
+        piece: int = PIECE, first_line: int = 1, first_offset: int = 0,
     ) -> None:
         self._stream = stream
         self._anchor_scan, self._full_scan = scanners(use_hyperscan)
         self._count = _newline_counter() if use_hyperscan else _bytes_count
         self._chunk = chunk
+        self._piece = max(1, min(piece, chunk))
         self.lines = 0
         self._first_line = first_line
         self._first_offset = first_offset
 
     def __iter__(self) -> Iterator[tuple[int, int, bytes]]:
-        # The buffer holds [tail of the previous read | new data]. A line is only
+        # An anonymous mapping, for its page alignment (see ALIGN).
+        buf = mmap.mmap(-1, self._chunk + WINDOW + MAX_LINE)
+        yield from self._select(buf, memoryview(buf))
+
+    def _select(self, buf: mmap.mmap, view: memoryview) -> Iterator[tuple[int, int, bytes]]:
+        # The buffer holds [tail of the previous fill | new data]. A line is only
         # emitted once every anchor within WINDOW of it has been seen, so the last
-        # WINDOW bytes of each read wait for the next one: the result does not
+        # WINDOW bytes of each fill wait for the next one: the result does not
         # depend on where reads end.
-        chunk = self._chunk
+        chunk, piece = self._chunk, self._piece
         anchor_scan, full_scan, count = self._anchor_scan, self._full_scan, self._count
         stream = self._stream
-        buf = bytearray(chunk + WINDOW + MAX_LINE)
-        view = memoryview(buf)
         carry = 0
+        carry_lines = 0  # newlines in buf[0:carry]
+        anchors: list[int] = []  # buffer offsets of anchor matches (their end)
         lineno = self._first_line  # number of the line at buf[0]
         base = self._first_offset  # stream offset of buf[0]
         last_anchor: int | None = None  # stream offset of the last anchor already emitted past
         readinto = getattr(stream, "readinto", None)
         failure: BaseException | None = None
+        eof = False
         while True:
-            room = min(chunk, len(buf) - carry)
-            try:
-                if readinto is not None:
-                    n = readinto(view[carry : carry + room])
-                else:
-                    data = stream.read(room)
-                    n = len(data)
-                    buf[carry : carry + n] = data
-            except (OSError, EOFError, ValueError) as exc:
-                # A truncated .gz or an I/O error: finish what was read, then report it.
-                failure, n = exc, 0
-            n = n or 0
-            end = carry + n
-            final = n == 0
+            # Fill, a piece at a time; (offset, newlines before it) at each piece start.
+            marks = [(0, 0), (carry, carry_lines)]
+            end, lines_to_end = carry, carry_lines
+            limit = carry + min(chunk, len(buf) - carry)
+            while end < limit and not eof:
+                # Reads start on an ALIGN boundary: after a carried tail, the first one
+                # is shortened to reach one.
+                want = min(piece - end % ALIGN if piece >= ALIGN else piece, limit - end)
+                try:
+                    if readinto is not None:
+                        n = readinto(view[end : end + want]) or 0
+                    else:
+                        data = stream.read(want)
+                        n = len(data)
+                        buf[end : end + n] = data
+                except (OSError, EOFError, ValueError) as exc:
+                    # A truncated .gz or an I/O error: finish what was read, then report it.
+                    failure, n = exc, 0
+                if n == 0:
+                    eof = True
+                    break
+                lo, end = end, end + n
+                anchors.extend(h for h in anchor_scan(view, max(0, lo - ANCHOR_OVERLAP), end)
+                               if h > lo)  # a match ending at or before lo was found already
+                lines_to_end += count(view, lo, end)
+                marks.append((end, lines_to_end))
+            final = end == carry
             if final:
                 if carry == 0:
                     break
@@ -255,8 +290,8 @@ class LineSelector:
             else:
                 cut = buf.rfind(b"\n", 0, end) + 1
                 if cut == 0:
-                    if end < MAX_LINE:
-                        carry = end
+                    if end < MAX_LINE and not eof:
+                        carry, carry_lines = end, lines_to_end
                         continue
                     cut = end  # a line longer than MAX_LINE: cut it here
             # Emit up to the first line start at least WINDOW before the data's end.
@@ -266,41 +301,56 @@ class LineSelector:
                 emit = buf.find(b"\n", cut - WINDOW - 1, cut) + 1
             else:
                 emit = 0  # wait for more data before deciding about these lines
-            hits: list[int] = []
-            anchors = anchor_scan(view, 0, cut) if cut else []
+            known = anchors
             if last_anchor is not None and base - last_anchor < WINDOW:
-                anchors.append(last_anchor - base)
+                known = [*anchors, last_anchor - base]
+            hits: list[int] = []
             if emit:
-                for lo, hi in windows(anchors, emit):
+                for lo, hi in windows(known, emit):
                     hits.extend(full_scan(view, lo, hi))
-            passed = [a for a in anchors if a < emit]
-            if passed:  # anchors at or after emit are scanned again with the next read
+            passed = [a for a in known if a < emit]
+            if passed:  # anchors at or after emit stay with the carried bytes
                 last_anchor = max(passed) + base
-            if hits:
-                pos = 0
-                for start, stop in _lines_at(buf, emit, hits):
-                    lineno += count(buf, pos, start)
-                    yield lineno, base + start, bytes(view[start:stop])
-                    pos = start
-                lineno += count(buf, pos, emit)
-            else:
-                lineno += count(buf, 0, emit)
+            yield from self._emit(buf, view, emit, hits, marks, lineno, base)
+            rest = end - emit
+            rest_lines = count(view, emit, end)
+            lineno += lines_to_end - rest_lines
             if final:
                 if buf[emit - 1 : emit] != b"\n":
                     lineno += 1  # count the unterminated last line
                 break
-            rest = end - emit
-            buf[0:rest] = bytes(view[emit:end])
+            buf.move(0, emit, rest)
+            anchors = [a - emit for a in anchors if a >= emit]
             base += emit
-            carry = rest
+            carry, carry_lines = rest, rest_lines
         self.lines = lineno - self._first_line
         if failure is not None:
             raise failure
 
+    def _emit(
+        self, buf: mmap.mmap, view: memoryview, emit: int, hits: list[int],
+        marks: list[tuple[int, int]], lineno: int, base: int,
+    ) -> Iterator[tuple[int, int, bytes]]:
+        """The lines holding ``hits`` (below ``emit``), numbered from ``marks``: newlines
+        are counted only from the nearest piece start before each line."""
+        if not hits:
+            return
+        count = self._count
+        starts = [m[0] for m in marks]
+        pos, before = 0, 0  # newlines in buf[0:pos]
+        for start, stop in _lines_at(buf, emit, hits):
+            k = bisect_right(starts, start) - 1
+            if marks[k][0] > pos:
+                pos, before = marks[k]
+            before += count(view, pos, start)
+            pos = start
+            yield lineno + before, base + start, bytes(view[start:stop])
+
 
 def select_lines(
-    stream: IO[bytes], *, use_hyperscan: bool = True, chunk: int = CHUNK
+    stream: IO[bytes], *, use_hyperscan: bool = True, chunk: int = CHUNK, piece: int = PIECE,
 ) -> Iterator[tuple[int, bytes]]:
     """Yield ``(line_number, line_bytes)`` for the lines a report may need (1-based)."""
-    for number, _offset, raw in LineSelector(stream, use_hyperscan=use_hyperscan, chunk=chunk):
+    selector = LineSelector(stream, use_hyperscan=use_hyperscan, chunk=chunk, piece=piece)
+    for number, _offset, raw in selector:
         yield number, raw
