@@ -105,6 +105,13 @@ class _GzipRaw(io.RawIOBase):
 
 def open_any(raw: IO[bytes]) -> IO[bytes]:
     """Wrap a binary stream in the decompressor its magic bytes call for."""
+    if isinstance(raw, io.FileIO) and raw.seekable():
+        # A plain file stays unbuffered: the line scanner's reads then go straight
+        # into its aligned buffer (scan.ALIGN); a BufferedReader would shift them off
+        # alignment by whatever it holds. pread leaves the file position alone.
+        head = os.pread(raw.fileno(), 6, raw.tell())
+        if not _compressed(head):
+            return raw
     buffered = (
         raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(cast(io.RawIOBase, raw))
     )
@@ -122,6 +129,12 @@ def open_any(raw: IO[bytes]) -> IO[bytes]:
             "zstd-compressed logs are not supported yet: run `zstdcat FILE | oomkit why --file -`"
         )
     return buffered
+
+
+def _compressed(head: bytes) -> bool:
+    """Whether a file's first bytes are the magic of a format open_any unpacks or refuses."""
+    return head[:2] == b"\x1f\x8b" or head[:6] == b"\xfd7zXZ\x00" or head[:3] == b"BZh" \
+        or head[:4] == b"\x28\xb5\x2f\xfd"
 
 
 def open_source(source: Source) -> IO[bytes]:
