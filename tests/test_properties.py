@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -84,3 +85,54 @@ def test_hand_edited_numbers(text: str, line_pick: int, digit_pick: int, junk: s
 
 
 assert REPORTS, Path(KERNEL_LOGS)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(REPORTS), st.integers(min_value=256, max_value=8192),
+       st.integers(min_value=1, max_value=300))
+def test_reading_on_a_second_thread_changes_nothing(text: str, chunk: int, piece: int) -> None:
+    """A real file is read on a second thread (scan.LineSelector._fill_beside)."""
+    import tempfile
+
+    from oomkit.kernel_log.scan import LineSelector, select_lines
+
+    data = ("noise line\n" * 50 + text + "\n") * 3
+    with tempfile.TemporaryFile() as f:
+        f.write(data.encode())
+        f.flush()
+        f.seek(0)
+        with open(f.fileno(), "rb", buffering=0, closefd=False) as raw:
+            selector = LineSelector(raw, chunk=chunk, piece=piece)
+            assert selector._threaded
+            threaded = [(n, line) for n, _off, line in selector]
+    assert threaded == list(select_lines(io.BytesIO(data.encode())))
+    assert selector.lines == data.count("\n")
+
+
+def test_a_read_error_on_the_reading_thread_reaches_the_caller(tmp_path: Path) -> None:
+    """Lines before a failing read are still yielded; then the error is raised."""
+    import io as _io
+
+    from oomkit.kernel_log.scan import LineSelector
+
+    report = REPORTS[0]
+    path = tmp_path / "kern.log"
+    path.write_text(report + "\n" + "noise\n" * 200_000 + report + "\n")
+
+    class Failing(_io.FileIO):
+        reads = 0
+
+        def readinto(self, b: object) -> int | None:
+            self.reads += 1
+            if self.reads > 3:
+                raise OSError(5, "Input/output error")
+            return super().readinto(b)  # type: ignore[arg-type]
+
+    got: list[tuple[int, int, bytes]] = []
+    with Failing(path, "r") as raw:
+        selector = LineSelector(raw, chunk=1 << 16, piece=1 << 14)
+        assert selector._threaded
+        with pytest.raises(OSError, match="Input/output error"):
+            got.extend(selector)
+    want = list(LineSelector(_io.BytesIO(report.encode() + b"\n")))
+    assert got[: len(want)] == want and want  # the first report's lines came through

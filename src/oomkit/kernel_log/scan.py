@@ -12,8 +12,11 @@ Nothing here opens files: the functions take binary file objects or bytes.
 
 from __future__ import annotations
 
+import io
 import mmap
+import queue
 import re
+import threading
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from typing import IO, Any
@@ -159,18 +162,24 @@ def _compile_re(expressions: list[bytes]) -> Scanner:
 
 
 _FULL = [re.escape(lit) for lit in _LITERALS] + list(_REGEXES)
-_SCANNERS: dict[bool, tuple[Scanner, Scanner]] = {}
+_SCANNERS: dict[bool, tuple[Scanner, Scanner, bool]] = {}
 
 
-def scanners(use_hyperscan: bool = True) -> tuple[Scanner, Scanner]:
-    """(anchor scanner, full scanner): Hyperscan where available, else Python regexes."""
+def _scanners(use_hyperscan: bool) -> tuple[Scanner, Scanner, bool]:
     if use_hyperscan not in _SCANNERS:
         anchor = _compile_hyperscan(_ANCHORS) if use_hyperscan else None
         full = _compile_hyperscan(_FULL) if use_hyperscan else None
         if anchor is None or full is None:
-            anchor, full = _compile_re(_ANCHORS), _compile_re(_FULL)
-        _SCANNERS[use_hyperscan] = (anchor, full)
+            _SCANNERS[use_hyperscan] = (_compile_re(_ANCHORS), _compile_re(_FULL), False)
+        else:
+            _SCANNERS[use_hyperscan] = (anchor, full, True)
     return _SCANNERS[use_hyperscan]
+
+
+def scanners(use_hyperscan: bool = True) -> tuple[Scanner, Scanner]:
+    """(anchor scanner, full scanner): Hyperscan where available, else Python regexes."""
+    anchor, full, _ = _scanners(use_hyperscan)
+    return anchor, full
 
 
 def windows(anchors: list[int], end: int, window: int = WINDOW) -> list[tuple[int, int]]:
@@ -222,13 +231,18 @@ class LineSelector:
 
     def __init__(
         self, stream: IO[bytes], *, use_hyperscan: bool = True, chunk: int = CHUNK,
-        piece: int = PIECE, first_line: int = 1, first_offset: int = 0,
+        piece: int = PIECE, first_line: int = 1, first_offset: int = 0, threads: bool = True,
     ) -> None:
         self._stream = stream
-        self._anchor_scan, self._full_scan = scanners(use_hyperscan)
+        self._anchor_scan, self._full_scan, hyperscan = _scanners(use_hyperscan)
         self._count = _newline_counter() if use_hyperscan else _bytes_count
         self._chunk = chunk
         self._piece = max(1, min(piece, chunk))
+        # Reading on a second thread pays where a read is a system call (a file, a pipe)
+        # and the scan runs without the GIL (Hyperscan; Python's re holds it).
+        self._threaded = hyperscan and threads and isinstance(stream, (io.FileIO, io.BufferedReader))
+        self._eof = False
+        self._failure: BaseException | None = None
         self.lines = 0
         self._first_line = first_line
         self._first_offset = first_offset
@@ -243,44 +257,23 @@ class LineSelector:
         # emitted once every anchor within WINDOW of it has been seen, so the last
         # WINDOW bytes of each fill wait for the next one: the result does not
         # depend on where reads end.
-        chunk, piece = self._chunk, self._piece
+        chunk = self._chunk
         anchor_scan, full_scan, count = self._anchor_scan, self._full_scan, self._count
-        stream = self._stream
         carry = 0
         carry_lines = 0  # newlines in buf[0:carry]
         anchors: list[int] = []  # buffer offsets of anchor matches (their end)
         lineno = self._first_line  # number of the line at buf[0]
         base = self._first_offset  # stream offset of buf[0]
         last_anchor: int | None = None  # stream offset of the last anchor already emitted past
-        readinto = getattr(stream, "readinto", None)
-        failure: BaseException | None = None
-        eof = False
+        fill = self._fill_beside if self._threaded else self._fill
         while True:
             # Fill, a piece at a time; (offset, newlines before it) at each piece start.
             marks = [(0, 0), (carry, carry_lines)]
             end, lines_to_end = carry, carry_lines
-            limit = carry + min(chunk, len(buf) - carry)
-            while end < limit and not eof:
-                # Reads start on an ALIGN boundary: after a carried tail, the first one
-                # is shortened to reach one.
-                want = min(piece - end % ALIGN if piece >= ALIGN else piece, limit - end)
-                try:
-                    if readinto is not None:
-                        n = readinto(view[end : end + want]) or 0
-                    else:
-                        data = stream.read(want)
-                        n = len(data)
-                        buf[end : end + n] = data
-                except (OSError, EOFError, ValueError) as exc:
-                    # A truncated .gz or an I/O error: finish what was read, then report it.
-                    failure, n = exc, 0
-                if n == 0:
-                    eof = True
-                    break
-                lo, end = end, end + n
+            for lo, end, lines in fill(buf, view, carry, carry + min(chunk, len(buf) - carry)):
                 anchors.extend(h for h in anchor_scan(view, max(0, lo - ANCHOR_OVERLAP), end)
                                if h > lo)  # a match ending at or before lo was found already
-                lines_to_end += count(view, lo, end)
+                lines_to_end += lines
                 marks.append((end, lines_to_end))
             final = end == carry
             if final:
@@ -290,7 +283,7 @@ class LineSelector:
             else:
                 cut = buf.rfind(b"\n", 0, end) + 1
                 if cut == 0:
-                    if end < MAX_LINE and not eof:
+                    if end < MAX_LINE and not self._eof:
                         carry, carry_lines = end, lines_to_end
                         continue
                     cut = end  # a line longer than MAX_LINE: cut it here
@@ -324,8 +317,60 @@ class LineSelector:
             base += emit
             carry, carry_lines = rest, rest_lines
         self.lines = lineno - self._first_line
-        if failure is not None:
-            raise failure
+        if self._failure is not None:
+            raise self._failure
+
+    def _fill(
+        self, buf: mmap.mmap, view: memoryview, end: int, limit: int,
+    ) -> Iterator[tuple[int, int, int]]:
+        """Read pieces into ``buf[end:limit]``; yield each piece's ``(start, stop,
+        newlines)`` as it is read. Stops early at the end of the stream."""
+        piece, count = self._piece, self._count
+        readinto = getattr(self._stream, "readinto", None)
+        while end < limit and not self._eof:
+            # Reads start on an ALIGN boundary: after a carried tail, the first one is
+            # shortened to reach one.
+            want = min(piece - end % ALIGN if piece >= ALIGN else piece, limit - end)
+            try:
+                if readinto is not None:
+                    n = readinto(view[end : end + want]) or 0
+                else:
+                    data = self._stream.read(want)
+                    n = len(data)
+                    buf[end : end + n] = data
+            except (OSError, EOFError, ValueError) as exc:
+                # A truncated .gz or an I/O error: finish what was read, then report it.
+                self._failure, n = exc, 0
+            if n == 0:
+                self._eof = True
+                return
+            lo, end = end, end + n
+            yield lo, end, count(view, lo, end)
+
+    def _fill_beside(
+        self, buf: mmap.mmap, view: memoryview, end: int, limit: int,
+    ) -> Iterator[tuple[int, int, int]]:
+        """_fill() on a second thread, so that this one scans each piece for anchors
+        while the next is read and counted: reads and Hyperscan release the GIL. The
+        stream and the buffer past ``end`` belong to that thread until it is joined."""
+        ready: queue.SimpleQueue[tuple[int, int, int] | None] = queue.SimpleQueue()
+
+        def work() -> None:
+            try:
+                for span in self._fill(buf, view, end, limit):
+                    ready.put(span)
+            except BaseException as exc:  # handed to the reading thread, raised there
+                self._failure = exc
+            finally:
+                ready.put(None)
+
+        worker = threading.Thread(target=work, name="oomkit-read", daemon=True)
+        worker.start()
+        try:
+            while (span := ready.get()) is not None:
+                yield span
+        finally:
+            worker.join()
 
     def _emit(
         self, buf: mmap.mmap, view: memoryview, emit: int, hits: list[int],
