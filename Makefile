@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.installed
 
 .PHONY: run test lint typecheck unit bench clean venv
 
-$(STAMP): pyproject.toml setup.py src/oomkit/_procscan.c
+$(STAMP): pyproject.toml setup.py src/oomkit/_procscan.c src/oomkit/_linecount.c
 	@sh scripts/make-venv.sh "$(PYTHON)" "$(VENV)"
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev,web,web-test]'

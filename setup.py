@@ -1,8 +1,10 @@
-"""The one thing pyproject.toml cannot declare: the optional C module.
+"""The one thing pyproject.toml cannot declare: the optional C modules.
 
 oomkit._procscan does the per-PID /proc reads of `oomkit top` in C on every CPU
-(src/oomkit/_procscan.c). ``optional=True``: where no C compiler or Python
-headers exist the build skips it with a warning and procscan.py reads in Python.
+(src/oomkit/_procscan.c); oomkit._linecount counts a log's newlines for `oomkit
+why` without the GIL (src/oomkit/_linecount.c). ``optional=True``: where no C
+compiler or Python headers exist the build skips them with a warning and the
+same work runs in Python (procscan.py, kernel_log/scan.py).
 """
 
 from setuptools import Extension, setup
@@ -15,6 +17,13 @@ setup(
             extra_compile_args=["-O2", "-Wall", "-Wextra"],
             extra_link_args=["-pthread"],
             optional=True,
-        )
+        ),
+        Extension(
+            "oomkit._linecount",
+            ["src/oomkit/_linecount.c"],
+            # -O3: the byte loop is only vectorized at -O3 (or with -ftree-vectorize)
+            extra_compile_args=["-O3", "-Wall", "-Wextra"],
+            optional=True,
+        ),
     ]
 )

@@ -116,9 +116,17 @@ def _newline_counter() -> Counter:
     """``count(view, lo, hi)``: newlines in ``view[lo:hi]``, for ``source.line``.
 
     Every byte of the file is counted, so this is a third of the work on a large
-    log: bytearray.count runs a byte loop (~1.5 GB/s here), StringZilla's SIMD count
-    about 5 GB/s. Where StringZilla is not installed, bytearray.count gives the same.
+    log. oomkit's own C loop (_linecount.c) counts ~0.1 s/GB here and releases the
+    GIL, so it runs beside the Hyperscan pass on the other thread; StringZilla's
+    SIMD count (~0.2 s/GB, holding the GIL) where that module is not built, and
+    bytearray.count (~0.7 s/GB) where neither is installed.
     """
+    try:
+        from oomkit._linecount import count as native
+    except ImportError:  # pragma: no cover - depends on the build
+        pass
+    else:
+        return native
     try:
         import stringzilla
     except ImportError:  # not installed, or no wheel for this machine
