@@ -11,8 +11,9 @@ in procmodels.py. Nothing here does I/O. Sizes are named for their unit (``_kb``
 (see ``docs/kernel-oom.md`` section 8 and mm/oom_kill.c ``dump_task``).
 """
 
-from __future__ import annotations
-
+# Annotations are evaluated (no `from __future__ import annotations`): typing.NamedTuple
+# compiles every string annotation into a ForwardRef, and this module has hundreds;
+# evaluated, models and procmodels import ~10 ms faster.
 from datetime import datetime
 from enum import Enum
 from typing import NamedTuple

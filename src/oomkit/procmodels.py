@@ -6,8 +6,10 @@ classes at start-up instead of all thirty: each typed NamedTuple class costs
 named for their unit.
 """
 
-from __future__ import annotations
 
+# Annotations are evaluated (no `from __future__ import annotations`): typing.NamedTuple
+# compiles every string annotation into a ForwardRef, and this module has hundreds;
+# evaluated, models and procmodels import ~10 ms faster.
 from typing import NamedTuple
 
 
