@@ -117,3 +117,57 @@ def test_json_document_is_to_json_on_every_field() -> None:
 @pytest.mark.live
 def test_json_document_is_to_json_live() -> None:
     _same(top.top_by_oom_score(with_cmdline=True))
+
+
+LOGS = DATA / "kernel_log"
+
+
+@pytest.mark.parametrize(("args", "want"), [
+    (["why", "--json", "--file", "a.log"], ["a.log"]),
+    (["why", "-f", "a", "--json", "--file=b", "-f", "c"], ["a", "b", "c"]),
+    (["why", "--json"], None),  # the machine's own logs: click
+    (["why", "--file", "a"], None),  # the text report
+    (["why", "--json", "--file", "-"], None),  # stdin is read once: click reads it
+    (["why", "--json", "--file"], None),
+    (["why", "--json", "--file", "--all"], None),
+    (["why", "--json", "--file=", "x"], None),
+    (["why", "--json", "--json", "--file", "a"], None),
+    (["why", "--json", "--since", "2h", "--file", "a"], None),
+    (["why", "1234", "--json", "--file", "a"], None),
+])
+def test_which_why_arguments_take_the_fast_path(args: list[str], want: object) -> None:
+    assert quick.why_json_args(args) == want
+
+
+@pytest.mark.parametrize("names", [
+    ["local-6.18-memcg-v1-two-ooms-journal-json.log"],
+    ["public-3.x-centos-sysrq-panic-on-oom-syslogd-wall.log",
+     "public-6.x-gentoo-syslog-rss-anon-table-excerpt.log"],
+    ["no-such-file.log"],  # a named log that cannot be read: exit 1 and a note
+    ["public-6.6-openwrt-logread-table-excerpt.log"],  # no kill in it
+])
+def test_why_fast_path_prints_what_click_prints(names: list[str],
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["why", "--json"]
+    for n in names:
+        args += ["--file", str(LOGS / n)]
+    assert quick.why_json_args(args) is not None
+    fast = _run(quick.main, args, capsys)
+    slow = _run(cli.main, args, capsys)
+    assert fast == slow
+    assert json.loads(fast[1])["events"] is not None
+    assert fast[0] == (1 if names == ["no-such-file.log"] else 0)
+
+
+@pytest.mark.e2e
+def test_why_fast_path_does_not_import_click() -> None:
+    probe = ("import sys, os\nfrom oomkit.quick import main\n"
+             "sys.stdout = open(os.devnull, 'w')\n"
+             "code = main(sys.argv[1:])\n"
+             "sys.stderr.write(f'{code} {\"click\" in sys.modules}')\n")
+    log = str(LOGS / "local-6.18-memcg-v1-two-ooms-journal-json.log")
+    for args, loaded in ((["why", "--json", "--file", log], "False"),
+                         (["why", "--file", log], "True")):
+        done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True,
+                              text=True, check=True, env={**os.environ, "COLUMNS": "200"})
+        assert done.stderr.endswith(f"0 {loaded}"), (args, done.stderr)

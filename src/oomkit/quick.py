@@ -1,13 +1,18 @@
-"""The command line's entry point, with one fast path: `oomkit top --json`.
+"""The command line's entry point, with fast paths for two machine-read commands.
 
-Monitoring scripts poll `oomkit top --json` every few seconds. Importing click
-and the command modules costs ~65 ms on a small VM, a quarter of the whole run
-at 5,000 processes, so ``main()`` runs that one command without click when the
-arguments are exactly ones it knows (``top --json`` with ``--cmdline``,
-``--cgroup PATH``, and the hidden ``--proc-root``/``--cgroup-root``, in any
-order). Anything else, and any error on the fast path, goes to the click
-command line (cli.main), which parses and reports it the one documented way:
-the fast path never prints an error of its own.
+Scripts poll `oomkit top --json` every few seconds and feed logs to `oomkit why
+--json --file F`. Importing click and the command modules costs 30-65 ms on a
+small VM, a quarter of `top`'s run at 5,000 processes, so ``main()`` runs these
+two without click when the arguments are exactly ones it knows:
+
+* ``top --json`` with ``--cmdline``, ``--cgroup PATH`` and the hidden
+  ``--proc-root``/``--cgroup-root``, in any order;
+* ``why --json`` with one or more ``--file PATH`` (``-f``; not ``-``, stdin),
+  nothing else.
+
+Anything else, and any error on a fast path, goes to the click command line
+(cli.main), which parses and reports it the one documented way: a fast path
+never prints an error of its own, nor anything before it knows it will succeed.
 """
 
 from __future__ import annotations
@@ -78,6 +83,50 @@ def _top_json(opts: dict[str, str | bool]) -> bool:
     return True
 
 
+def why_json_args(args: Sequence[str]) -> list[str] | None:
+    """The files of a `why --json --file F...` the fast path can run, or None."""
+    if not args or args[0] != "why":
+        return None
+    files: list[str] = []
+    seen_json = False
+    rest = list(args[1:])
+    while rest:
+        arg = rest.pop(0)
+        key, eq, value = arg.partition("=")
+        if arg == "--json" and not seen_json:
+            seen_json = True
+        elif key in ("--file", "-f"):
+            if not eq:
+                if not rest or rest[0].startswith("-"):
+                    return None  # let click say what is missing
+                value = rest.pop(0)
+            if not value or value == "-":
+                return None  # stdin can be read once only: click reads it
+            files.append(value)
+        else:
+            return None
+    return files if seen_json and files else None
+
+
+def _why_json(files: list[str]) -> int | None:
+    """Run `why --json` on ``files``; None (nothing printed) on an error click should report."""
+    from oomkit.commands import why_json
+    from oomkit.errors import OomkitError
+    from oomkit.timeconv import local_tz
+    from oomkit.why import WhyOptions, find_kills
+
+    tz = local_tz()
+    try:
+        result = find_kills(WhyOptions(files=tuple(files)))
+    except (OomkitError, OSError):
+        return None
+    try:
+        return why_json.write(result, tz, explicit=True)
+    except BrokenPipeError:  # the reader (e.g. `| head`) went away, as cli.main handles it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -93,6 +142,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             if enabled:
                 gc.enable()
+    files = why_json_args(args)
+    if files is not None:
+        code = _why_json(files)
+        if code is not None:
+            return code
     from oomkit.cli import main as full
 
     return full(args)

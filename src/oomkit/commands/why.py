@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
 
 import click
 
+from oomkit.commands import why_json
 from oomkit.errors import UsageError
-from oomkit.render import (
-    explanation_text,
-    no_kills_text,
-    program_text,
-    sources_text,
-    table,
-    why_json_chunks,
-)
+from oomkit.render import explanation_text, no_kills_text, program_text, sources_text, table
 from oomkit.timeconv import local_tz, parse_when
-from oomkit.why import WhyOptions, WhyResult, find_kills
+from oomkit.why import WhyOptions, find_kills
 
 
 @click.command("why")
@@ -60,14 +53,9 @@ def command(
     if opts.since and opts.until and opts.since > opts.until:
         raise UsageError("--since is after --until; swap them")
     result = find_kills(opts)
-    if as_json:
-        for chunk in why_json_chunks(result, tz, pretty=sys.stdout.isatty()):
-            sys.stdout.write(chunk)
-        sys.stdout.write("\n")
-        for line in sources_text(result, prefix="oomkit: "):
-            click.echo(line, err=True)
-        return _status(result, explicit=bool(files or journal_file))
     explicit = bool(files or journal_file)
+    if as_json:
+        return why_json.write(result, tz, explicit=explicit)
     for line in sources_text(result, prefix="oomkit: " if explicit else "note: "):
         click.echo(line, err=True)
     if not result.kills:
@@ -78,7 +66,7 @@ def command(
             return 1
         for line in no_kills_text(result, tz):
             click.echo(line)
-        return _status(result, explicit=bool(files or journal_file))
+        return why_json.status(result, explicit=explicit)
     for line in program_text(result, tz):
         click.echo(line)
     if result.jobs:
@@ -89,12 +77,4 @@ def command(
         click.echo("")
         for line in explanation_text(k, tz):
             click.echo(line)
-    return _status(result, explicit=bool(files or journal_file))
-
-
-def _status(result: WhyResult, *, explicit: bool) -> int:
-    """1 when a log the user named could not be read (fully), or no source could be read."""
-    failed = [s for s in result.sources if s.status != "read"]
-    if explicit and failed:
-        return 1
-    return 1 if result.sources and len(failed) == len(result.sources) else 0
+    return why_json.status(result, explicit=explicit)
