@@ -10,15 +10,14 @@ refuses, mode 2 refuses past CommitLimit; memory.high never OOM-kills.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from oomkit.models import EventKind, Killer, OomEvent, TaskRow
 from oomkit.procmodels import CgroupNow, Owner
 from oomkit.units import human_kb
 
 
-@dataclass(frozen=True, slots=True)
-class Explanation:
+class Explanation(NamedTuple):
     """What happened (``verdict``), the supporting facts, and what to do."""
 
     headline: str

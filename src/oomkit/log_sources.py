@@ -26,17 +26,15 @@ import subprocess
 import sys
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any, NamedTuple, cast
 
 from oomkit import devkmsg
 from oomkit.errors import SourceUnavailable
 
 
-@dataclass(frozen=True, slots=True)
-class Source:
+class Source(NamedTuple):
     """A place to read log lines from."""
 
     name: str  # shown to the user and used as SourceRef.path
@@ -209,11 +207,10 @@ def read_journal(args: tuple[str, ...]) -> bytes:
     return proc.stdout
 
 
-@dataclass(frozen=True, slots=True)
-class Boot:
+class Boot(NamedTuple):
     """One boot known to journald."""
 
-    index: int
+    offset: int  # journalctl's boot index: 0 = this boot, -1 = the one before, ...
     boot_id: str
     first: datetime
     last: datetime
@@ -236,7 +233,7 @@ def list_boots() -> list[Boot]:
     for row in rows if isinstance(rows, list) else []:
         try:
             boots.append(Boot(
-                index=int(row["index"]), boot_id=str(row["boot_id"]),
+                offset=int(row["index"]), boot_id=str(row["boot_id"]),
                 first=datetime.fromtimestamp(int(row["first_entry"]) / 1e6, tz=timezone.utc),
                 last=datetime.fromtimestamp(int(row["last_entry"]) / 1e6, tz=timezone.utc),
             ))

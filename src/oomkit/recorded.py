@@ -12,7 +12,6 @@ named explicitly.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,7 +58,7 @@ def _stored_only(conn: sqlite3.Connection, result: WhyResult, opts: WhyOptions,
             e = e._replace(notes=(*e.notes, "from the oomkit daemon's database: no log read now"
                                   " still holds this kill"))
         rec = queries.kill_record(conn, e, detected_by=stored.detected_by, proc_id=stored.proc_id)
-        out.append(replace(enrich.report(e), record=rec))
+        out.append(enrich.report(e)._replace(record=rec))
     return out
 
 
@@ -78,11 +77,11 @@ def attach(result: WhyResult, opts: WhyOptions, machine: Machine) -> WhyResult:
     try:
         conn = queries.open_db(path)
     except OomkitError as exc:
-        return replace(result, notes=(*result.notes, str(exc)))
+        return result._replace(notes=(*result.notes, str(exc)))
     notes = result.notes
     try:
         # newest first; an OOM storm of thousands keeps the records of the newest only
-        kills = [replace(k, record=queries.kill_record(conn, k.event)) if i < RECORDS_MAX else k
+        kills = [k._replace(record=queries.kill_record(conn, k.event)) if i < RECORDS_MAX else k
                  for i, k in enumerate(result.kills)]
         if len(kills) > RECORDS_MAX:
             notes = (*notes, f"the recorder's timelines are attached to the {RECORDS_MAX} newest"
@@ -90,11 +89,11 @@ def attach(result: WhyResult, opts: WhyOptions, machine: Machine) -> WhyResult:
         extra = _stored_only(conn, result, opts, machine)
         jobs = tuple(queries.job_events(conn, opts.target)) if opts.target else ()
     except sqlite3.Error as exc:
-        return replace(result, notes=(*result.notes, f"{path}: cannot read the database: {exc}"))
+        return result._replace(notes=(*result.notes, f"{path}: cannot read the database: {exc}"))
     finally:
         conn.close()
     if extra:  # newest first, as `why` lists them
         kills.extend(extra)
         kills.sort(key=lambda k: k.event.time.wall.timestamp() if k.event.time.wall else 0.0,
                    reverse=True)
-    return replace(result, kills=tuple(kills), database=str(path), notes=notes, jobs=jobs)
+    return result._replace(kills=tuple(kills), database=str(path), notes=notes, jobs=jobs)

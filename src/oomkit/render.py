@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import textwrap
 from collections.abc import Iterator
-from dataclasses import asdict
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -148,7 +147,7 @@ def _why_doc(result: WhyResult, tz: tzinfo | None, events: list[dict[str, Any]])
     doc: dict[str, Any] = {
         "schema": SCHEMA_VERSION,
         "events": events,
-        "sources": [asdict(s) for s in result.sources],
+        "sources": [s._asdict() for s in result.sources],
         "window": {"since": local_time(result.since, tz), "until": local_time(result.until, tz)},
         "vmstat_oom_kill": result.vmstat_oom_kill,
         "kernel_kills_this_boot_in_logs": result.kernel_kills_this_boot,

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
+from typing import NamedTuple
 
 from oomkit.errors import OomkitError, SourceUnavailable
 from oomkit.explain import Explanation, explain
@@ -28,8 +28,7 @@ from oomkit.procmodels import CgroupNow, Owner
 from oomkit.timeconv import boot_offset, fill_wall, local_tz
 
 
-@dataclass(frozen=True, slots=True)
-class WhyOptions:
+class WhyOptions(NamedTuple):
     """What to search and how to filter."""
 
     files: tuple[str, ...] = ()
@@ -45,8 +44,7 @@ class WhyOptions:
     use_db: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class Machine:
+class Machine(NamedTuple):
     """Where this machine's state is read from (overridable in tests)."""
 
     kmsg: Path = Path("/dev/kmsg")
@@ -56,8 +54,7 @@ class Machine:
     tz: tzinfo | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SourceReport:
+class SourceReport(NamedTuple):
     """How reading one source went."""
 
     name: str
@@ -66,8 +63,7 @@ class SourceReport:
     events: int
 
 
-@dataclass(frozen=True, slots=True)
-class KillReport:
+class KillReport(NamedTuple):
     """One event with everything `why` says about it."""
 
     event: OomEvent
@@ -78,8 +74,7 @@ class KillReport:
     record: KillRecord | None = None  # the daemon's recorded timeline and warnings (recorded.py)
 
 
-@dataclass(frozen=True, slots=True)
-class WhyResult:
+class WhyResult(NamedTuple):
     """Every kill found, newest first, and how the search went."""
 
     kills: tuple[KillReport, ...]
@@ -91,7 +86,7 @@ class WhyResult:
     kernel_kills_this_boot: int  # kernel kills found in the logs since boot
     undated: int = 0  # events left out of a --since/--until window for lack of a wall time
     machine_logs: bool = True  # the logs of this machine were searched (not just --file)
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
     database: str | None = None  # the flight recorder's database that was read
     jobs: tuple[JobEvent, ...] = ()  # a supervised program's recorded history (why NAME)
 
@@ -289,7 +284,7 @@ def _boot_window(
     from oomkit.log_sources import list_boots
 
     for b in list_boots():
-        if str(b.index) == boot.strip() or b.boot_id == boot.strip():
+        if str(b.offset) == boot.strip() or b.boot_id == boot.strip():
             return b.first - timedelta(seconds=5), b.last + timedelta(seconds=5), None
     return None, None, (
         f"boot {boot} is not in the journal's boot list: only the journal's own entries for"
@@ -301,7 +296,7 @@ def _sources(opts: WhyOptions, machine: Machine) -> Iterator[Source]:
     if opts.files or opts.journal_file:
         for f in opts.files:
             s = file_source(f)
-            yield replace(s, this_boot=opts.this_boot)
+            yield s._replace(this_boot=opts.this_boot)
         if opts.journal_file:
             yield Source(name=opts.journal_file, kind="journal",
                          journal_args=("--file", opts.journal_file))
