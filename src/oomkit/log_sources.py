@@ -14,15 +14,11 @@ decides per line which format it is. Sources:
 
 from __future__ import annotations
 
-import bz2
 import errno
 import io
 import json
-import lzma
 import os
 import re
-import shutil
-import subprocess
 import sys
 import zlib
 from collections.abc import Iterator
@@ -119,8 +115,12 @@ def open_any(raw: IO[bytes]) -> IO[bytes]:
         # the data decompressed before a truncation.
         return cast(IO[bytes], _GzipRaw(buffered))
     if head[:6] == b"\xfd7zXZ\x00":
+        import lzma  # here: most logs are plain text or gzip
+
         return lzma.open(buffered)
     if head[:3] == b"BZh":
+        import bz2
+
         return bz2.open(buffered)
     if head[:4] == b"\x28\xb5\x2f\xfd":
         raise SourceUnavailable(
@@ -192,6 +192,9 @@ JOURNAL_MATCHES = (
 
 def read_journal(args: tuple[str, ...]) -> bytes:
     """Kernel and OOM-killer entries from journald as JSON lines."""
+    import shutil  # here and below: `why --file` reads no journal
+    import subprocess
+
     exe = shutil.which("journalctl")
     if exe is None:
         raise SourceUnavailable("journalctl: not installed; no journal to read")
@@ -218,6 +221,9 @@ class Boot(NamedTuple):
 
 def list_boots() -> list[Boot]:
     """Boots in the journal (``journalctl --list-boots -o json``); empty when unknown."""
+    import shutil
+    import subprocess
+
     exe = shutil.which("journalctl")
     if exe is None:
         return []
@@ -276,6 +282,8 @@ def default_sources(
     journal_args: tuple[str, ...] = (), use_journal: bool = True,
 ) -> Iterator[Source]:
     """Every source this machine has, most precise first."""
+    import shutil
+
     yield Source(name="kmsg", kind="kmsg", path=kmsg, this_boot=True)
     if use_journal and shutil.which("journalctl"):
         yield Source(name="journal", kind="journal", journal_args=journal_args)
