@@ -583,3 +583,15 @@ def test_observations_and_growers() -> None:
     assert observe.in_danger([o], 60) and not observe.in_danger([o], 10)
     assert observe.cgroup_observation(CgroupSample(1.0, "/x", 2, None, None), [], now=1.0,
                                       window=60, grower=None) is None
+
+
+def test_the_daemon_does_not_load_what_only_why_needs() -> None:
+    # Each of these costs the always-on daemon ~100 KB or more of RSS (issue 4's budget is
+    # 17 MiB); they belong to `why` on large files and to `top`, never to the recorder.
+    code = ("import sys\nimport oomkit.daemon, oomkit.recorder.kmsg\n"
+            "from oomkit.kernel_log.assemble import Assembler\n"
+            "from oomkit.kernel_log.prefix import parse_line\n"
+            "print(sorted(m for m in ('mmap', 'queue', '_bisect', 'hyperscan', 'dataclasses',"
+            " 'pathlib', 'oomkit._procscan', 'oomkit._linecount', 'click') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -13,13 +13,15 @@ Nothing here opens files: the functions take binary file objects or bytes.
 from __future__ import annotations
 
 import io
-import mmap
-import queue
 import re
-import threading
-from bisect import bisect_right
 from collections.abc import Callable, Iterator
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+# mmap, queue, threading and bisect are imported where LineSelector uses them: the
+# daemon imports this package for the assembler only, and each of those modules is
+# ~100 KB of its resident memory (docs/daemon.md, "Where the memory goes").
+if TYPE_CHECKING:
+    import mmap
 
 CHUNK = 16 << 20
 # Each read fills this much of the buffer: small enough to stay in the CPU's cache
@@ -257,6 +259,8 @@ class LineSelector:
 
     def __iter__(self) -> Iterator[tuple[int, int, bytes]]:
         # An anonymous mapping, for its page alignment (see ALIGN).
+        import mmap
+
         buf = mmap.mmap(-1, self._chunk + WINDOW + MAX_LINE)
         yield from self._select(buf, memoryview(buf))
 
@@ -361,6 +365,9 @@ class LineSelector:
         """_fill() on a second thread, so that this one scans each piece for anchors
         while the next is read and counted: reads and Hyperscan release the GIL. The
         stream and the buffer past ``end`` belong to that thread until it is joined."""
+        import queue
+        import threading
+
         ready: queue.SimpleQueue[tuple[int, int, int] | None] = queue.SimpleQueue()
 
         def work() -> None:
@@ -388,6 +395,8 @@ class LineSelector:
         are counted only from the nearest piece start before each line."""
         if not hits:
             return
+        from bisect import bisect_right
+
         count = self._count
         starts = [m[0] for m in marks]
         pos, before = 0, 0  # newlines in buf[0:pos]
