@@ -221,3 +221,27 @@ def test_compact_json_is_streamed_one_event_at_a_time_and_equals_the_pretty_docu
     assert compact == json.loads("".join(why_json_chunks(result, pretty=True)))
     assert len(compact["events"]) == len(result.kills) and (len(result.kills) >= 2) == bool(files)
     assert compact["sources"] and "window" in compact
+
+
+def test_every_compressed_format_reads_like_the_plain_log(tmp_path: Path) -> None:
+    # open_any picks the decompressor from the magic bytes (log_sources._MAGIC); a plain
+    # file is returned unbuffered. Each format must give the plain log's events.
+    import bz2
+    import lzma
+
+    data = LOCAL.read_bytes()
+    files = {"plain.log": data, "kern.log.2.gz": gzip.compress(data),
+             "kern.log.2.xz": lzma.compress(data), "kern.log.2.bz2": bz2.compress(data)}
+    events = {}
+    for name, blob in files.items():
+        (tmp_path / name).write_bytes(blob)
+        p = run(["why", "--json", "--file", str(tmp_path / name)])
+        no_traceback(p)
+        assert p.returncode == 0, (name, p.stderr)
+        events[name] = [(e["victim"]["pid"], e["source"]["line"])
+                        for e in json.loads(p.stdout)["events"]]
+    assert events["plain.log"] and all(v == events["plain.log"] for v in events.values())
+    (tmp_path / "kern.log.3.zst").write_bytes(b"\x28\xb5\x2f\xfd" + b"\x00" * 64)
+    p = run(["why", "--json", "--file", str(tmp_path / "kern.log.3.zst")])
+    no_traceback(p)
+    assert p.returncode == 1 and "zstd-compressed logs are not supported yet" in p.stderr

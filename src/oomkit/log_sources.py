@@ -97,42 +97,45 @@ class _GzipRaw(io.RawIOBase):
         return got
 
 
+# The first bytes of the compressed formats a rotated log comes in.
+_MAGIC = ((b"\x1f\x8b", "gzip"), (b"\xfd7zXZ\x00", "xz"), (b"BZh", "bz2"),
+          (b"\x28\xb5\x2f\xfd", "zstd"))
+
+
+def _compression(head: bytes) -> str | None:
+    """The compressed format a file's first six bytes announce, or None for plain text."""
+    return next((kind for magic, kind in _MAGIC if head.startswith(magic)), None)
+
+
 def open_any(raw: IO[bytes]) -> IO[bytes]:
     """Wrap a binary stream in the decompressor its magic bytes call for."""
-    if isinstance(raw, io.FileIO) and raw.seekable():
-        # A plain file stays unbuffered: the line scanner's reads then go straight
-        # into its aligned buffer (scan.ALIGN); a BufferedReader would shift them off
-        # alignment by whatever it holds. pread leaves the file position alone.
-        head = os.pread(raw.fileno(), 6, raw.tell())
-        if not _compressed(head):
-            return raw
+    # A plain file stays unbuffered: the line scanner's reads then go straight into
+    # its aligned buffer (scan.ALIGN); a BufferedReader would shift them off alignment
+    # by whatever it holds. pread leaves the file position alone.
+    if (isinstance(raw, io.FileIO) and raw.seekable()
+            and _compression(os.pread(raw.fileno(), 6, raw.tell())) is None):
+        return raw
     buffered = (
         raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(cast(io.RawIOBase, raw))
     )
-    head = buffered.peek(6)[:6]
-    if head[:2] == b"\x1f\x8b":
+    kind = _compression(buffered.peek(6)[:6])
+    if kind == "gzip":
         # Not wrapped in a BufferedReader: it would retry a failing read and drop
         # the data decompressed before a truncation.
         return cast(IO[bytes], _GzipRaw(buffered))
-    if head[:6] == b"\xfd7zXZ\x00":
+    if kind == "xz":
         import lzma  # here: most logs are plain text or gzip
 
         return lzma.open(buffered)
-    if head[:3] == b"BZh":
+    if kind == "bz2":
         import bz2
 
         return bz2.open(buffered)
-    if head[:4] == b"\x28\xb5\x2f\xfd":
+    if kind == "zstd":
         raise SourceUnavailable(
             "zstd-compressed logs are not supported yet: run `zstdcat FILE | oomkit why --file -`"
         )
     return buffered
-
-
-def _compressed(head: bytes) -> bool:
-    """Whether a file's first bytes are the magic of a format open_any unpacks or refuses."""
-    return head[:2] == b"\x1f\x8b" or head[:6] == b"\xfd7zXZ\x00" or head[:3] == b"BZh" \
-        or head[:4] == b"\x28\xb5\x2f\xfd"
 
 
 def open_source(source: Source) -> IO[bytes]:
