@@ -2,9 +2,7 @@
 from collections.abc import Sequence
 
 from oomkit.procfs import StrPath
-
-Fields = tuple[bytes, bytes, int, int, int, int, int, int]
-Record = tuple[int, int, Fields | None, bytes | None]
+from oomkit.procscan import Record
 
 class Pending:
     def result(self) -> list[Record]: ...

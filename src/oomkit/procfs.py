@@ -99,7 +99,12 @@ _MEM = re.compile(rb"\nRssAnon:\t *(\d+) kB\nRssFile:\t *(\d+) kB\nRssShmem:\t *
                   rb"(?:[^\n]*\n){0,6}?VmPTE:\t *(\d+) kB\n(?:[^\n]*\n){0,2}?VmSwap:\t *(\d+) kB")
 
 
-def status_fields(data: bytes) -> tuple[bytes, bytes, int, int, int, int, int, int] | None:
+# status_fields(): (name, state, uid, anon, file, shmem, swap, pte), the kB figures as
+# printed; name and state as the raw bytes. Also what oomkit._procscan returns.
+StatusFields = tuple[bytes, bytes, int, int, int, int, int, int]
+
+
+def status_fields(data: bytes) -> StatusFields | None:
     """Fast path of parse_status: (name, state, uid, anon, file, shmem, swap, pte) in kB,
     or None when the regexes do not fit (no mm, or an unfamiliar layout)."""
     head = _HEAD.match(data)

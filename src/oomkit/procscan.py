@@ -23,6 +23,7 @@ from oomkit.procfs import (
     PROC,
     CgroupLine,
     ProcStatus,
+    StatusFields,
     StrPath,
     list_pids,
     parse_status,
@@ -39,7 +40,6 @@ try:  # optional C module (setup.py); without it the same reads run in Python
 except ImportError:  # pragma: no cover - depends on the build
     _procscan = None  # type: ignore[assignment]
 
-Fields = tuple[bytes, bytes, int, int, int, int, int, int]  # procfs.status_fields()
 _RDONLY = os.O_RDONLY | os.O_CLOEXEC
 
 
@@ -62,7 +62,8 @@ def _thread_with_mm(base: str, status: ProcStatus) -> ProcStatus | None:
     return None
 
 
-Record = tuple[int, int, "Fields | None", "bytes | None"]
+# (pid, oom_score_adj, status_fields() or None, the status bytes when those are None)
+Record = tuple[int, int, StatusFields | None, bytes | None]
 
 
 def _read_python(root: str, pids: Iterable[int]) -> list[Record]:
