@@ -171,3 +171,23 @@ def test_why_fast_path_does_not_import_click() -> None:
         done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True,
                               text=True, check=True, env={**os.environ, "COLUMNS": "200"})
         assert done.stderr.endswith(f"0 {loaded}"), (args, done.stderr)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("args", [
+    ["top", "--json", *FAKE], ["top", "--json", "--limit", "5", *FAKE],
+    ["why", "--json", "--file", str(LOGS / "local-6.18-memcg-v1-two-ooms-journal-json.log")],
+    ["why", "--file", str(LOGS / "local-6.18-memcg-v1-two-ooms-journal-json.log")],
+], ids=["top-fast-path", "top-click", "why-fast-path", "why-click"])
+def test_a_reader_that_went_away_is_not_an_error(args: list[str]) -> None:
+    # `oomkit ... | head -c 100` when head has already exited: the first write fails
+    # with EPIPE. Every entry path exits 0, silently (quick.reader_gone).
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        done = subprocess.run([sys.executable, "-m", "oomkit", *args], stdout=w,
+                              stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+    finally:
+        os.close(w)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""

@@ -7,7 +7,6 @@ subclasses with one-line messages; they are printed here without a traceback.
 from __future__ import annotations
 
 import errno
-import os
 import sys
 from collections.abc import Sequence
 
@@ -15,6 +14,7 @@ import click
 
 from oomkit import __version__
 from oomkit.errors import AccessDenied, OomkitError, UsageError
+from oomkit.quick import reader_gone
 
 # Exit codes (documented in docs/cli.md).
 EXIT_OK = 0
@@ -41,6 +41,15 @@ class _Group(click.Group):
         module = importlib.import_module(f"oomkit.commands.{cmd_name.replace('-', '_')}")
         command = getattr(module, "command", None)
         return command if isinstance(command, click.Command) else None
+
+    def invoke(self, ctx: click.Context) -> object:
+        # The reader (e.g. `| head`) went away: not an error. Caught here, below
+        # click's own EPIPE handling, which would exit with status 1.
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            reader_gone()
+            return EXIT_OK
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -71,11 +80,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OomkitError as exc:
         click.echo(f"oomkit: {exc}", err=True)
         return EXIT_ERROR
-    except BrokenPipeError:
-        # The reader (e.g. `| head`) went away: not an error worth a traceback.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_OK
     except KeyboardInterrupt:
         return 130
     except OSError as exc:

@@ -26,6 +26,12 @@ _FLAGS = {"--json": "json", "--cmdline": "cmdline"}
 _VALUES = {"--cgroup": "cgroup", "--proc-root": "proc_root", "--cgroup-root": "cgroup_root"}
 
 
+def reader_gone() -> None:
+    """After a BrokenPipeError: the reader (e.g. `| head`) went away, which is not an
+    error worth a traceback; point stdout at /dev/null so the exit flush is quiet."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def top_json_args(args: Sequence[str]) -> dict[str, str | bool] | None:
     """The options of a `top --json` the fast path can run, or None to use click."""
     if not args or args[0] != "top":
@@ -78,8 +84,8 @@ def _top_json(opts: dict[str, str | bool]) -> bool:
     try:
         sys.stdout.write(top.json_document(result))
         sys.stdout.flush()
-    except BrokenPipeError:  # the reader (e.g. `| head`) went away, as cli.main handles it
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except BrokenPipeError:
+        reader_gone()
     return True
 
 
@@ -122,8 +128,8 @@ def _why_json(files: list[str]) -> int | None:
         return None
     try:
         return why_json.write(result, tz, explicit=True)
-    except BrokenPipeError:  # the reader (e.g. `| head`) went away, as cli.main handles it
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except BrokenPipeError:
+        reader_gone()
         return 0
 
 
