@@ -256,8 +256,8 @@ def json_document(result: TopResult) -> str:
     Monitoring scripts poll this at thousands of processes, where building a dict
     per process and encoding it with json.dumps took a quarter of the run; here
     each process is one format string with its text fields encoded once per
-    distinct value. tests/test_top.py checks json.loads() of this equals
-    to_json() on the live machine and on every optional field.
+    distinct value. tests/test_quick.py checks it equals json.dumps(to_json())
+    byte for byte, on the live machine and with every optional field set.
     """
     import json
 
