@@ -175,7 +175,9 @@ _FULL = [re.escape(lit) for lit in _LITERALS] + list(_REGEXES)
 _SCANNERS: dict[bool, tuple[Scanner, Scanner, bool]] = {}
 
 
-def _scanners(use_hyperscan: bool) -> tuple[Scanner, Scanner, bool]:
+def scanners(use_hyperscan: bool = True) -> tuple[Scanner, Scanner, bool]:
+    """(anchor scanner, full scanner, whether they are Hyperscan's): Hyperscan where
+    available, else Python regexes."""
     if use_hyperscan not in _SCANNERS:
         anchor = _compile_hyperscan(_ANCHORS) if use_hyperscan else None
         full = _compile_hyperscan(_FULL) if use_hyperscan else None
@@ -184,12 +186,6 @@ def _scanners(use_hyperscan: bool) -> tuple[Scanner, Scanner, bool]:
         else:
             _SCANNERS[use_hyperscan] = (anchor, full, True)
     return _SCANNERS[use_hyperscan]
-
-
-def scanners(use_hyperscan: bool = True) -> tuple[Scanner, Scanner]:
-    """(anchor scanner, full scanner): Hyperscan where available, else Python regexes."""
-    anchor, full, _ = _scanners(use_hyperscan)
-    return anchor, full
 
 
 def windows(anchors: list[int], end: int, window: int = WINDOW) -> list[tuple[int, int]]:
@@ -241,16 +237,16 @@ class LineSelector:
 
     def __init__(
         self, stream: IO[bytes], *, use_hyperscan: bool = True, chunk: int = CHUNK,
-        piece: int = PIECE, first_line: int = 1, first_offset: int = 0, threads: bool = True,
+        piece: int = PIECE, first_line: int = 1, first_offset: int = 0,
     ) -> None:
         self._stream = stream
-        self._anchor_scan, self._full_scan, hyperscan = _scanners(use_hyperscan)
+        self._anchor_scan, self._full_scan, hyperscan = scanners(use_hyperscan)
         self._count = _newline_counter() if use_hyperscan else _bytes_count
         self._chunk = chunk
         self._piece = max(1, min(piece, chunk))
         # Reading on a second thread pays where a read is a system call (a file, a pipe)
         # and the scan runs without the GIL (Hyperscan; Python's re holds it).
-        self._threaded = hyperscan and threads and isinstance(stream, (io.FileIO, io.BufferedReader))
+        self._threaded = hyperscan and isinstance(stream, (io.FileIO, io.BufferedReader))
         self._eof = False
         self._failure: BaseException | None = None
         self.lines = 0
