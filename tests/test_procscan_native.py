@@ -56,19 +56,16 @@ def test_fake_trees_give_the_same_records(tree: Path) -> None:
 
 
 @pytest.mark.parametrize("tree", TREES, ids=lambda p: p.name)
-def test_scan_processes_is_the_same_either_way(tree: Path, impl: str) -> None:
-    got = procscan.scan_processes(tree, cgroup_from_file=lambda lines: lines[0].path)
-    want = _python_scan(tree)
-    assert got == want and got, impl
+def test_scan_processes_is_the_same_either_way(tree: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    needs_native()
 
-
-def _python_scan(tree: Path) -> list[object]:
-    saved = procscan._procscan
-    procscan._procscan = None
-    try:
+    def scan() -> list[object]:
         return list(procscan.scan_processes(tree, cgroup_from_file=lambda lines: lines[0].path))
-    finally:
-        procscan._procscan = saved
+
+    native_scan = scan()
+    monkeypatch.setattr(procscan, "_procscan", None)
+    assert native_scan == scan() and native_scan
 
 
 def _fake(root: Path, pid: int, status: str | bytes, adj: bytes = b"0\n") -> None:
