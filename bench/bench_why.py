@@ -16,7 +16,7 @@ is /dev/null, which would time nothing. Wall time and peak RSS (wait4) are
 taken by a small runner process that starts each command. oomkit must report
 exactly the planted kills (same victim pids).
 
-    python bench/bench_why.py [--quick] [--runs N] [--profile]
+    python bench/bench_why.py [--quick] [--runs N] [--profile] [--stages]
 
 Exit status 1 if any line says FAIL.
 """
@@ -150,6 +150,30 @@ def profile(case: Case, top: int) -> None:
         pstats.Stats(str(stats), stream=sys.stdout).sort_stats(key).print_stats(top)
 
 
+def stages(case: Case, baseline_s: float) -> None:
+    """Time each stage of oomkit's work on one case in one process (why_stages.py); print
+    each against the baseline's median time."""
+    script = Path(__file__).resolve().parent / "why_stages.py"
+    out = OUT / "stdout-stages.json"
+    r = run([sys.executable, str(script), str(case.path)], out, OOMKIT_ENV)
+    if r.status != 0:
+        print(f"\nstages of oomkit on {case.name}: exit status {r.status}, see "
+              f"{out.with_suffix('.err')}")
+        return
+    t = json.loads(out.read_text())
+    print(f"\nstages of oomkit on {case.name}, in one process ({int(t['lines_selected'])} lines "
+          f"selected, {int(t['events_parsed'])} events, {t['json_chars'] / 1e6:.0f} MB of JSON); "
+          f"the baseline took {baseline_s:.2f} s:")
+    rows = [("imports", t["imports"]), ("read and select lines", t["select"]),
+            ("  + decode, classify, assemble", t["parse"]),
+            ("  + explain, owners, merge, sort", t["why"]), ("render JSON", t["json"])]
+    for name, seconds in rows:
+        print(f"  {name:<34} {seconds:7.2f} s  {seconds / baseline_s:6.1f}x")
+    after = t["why"] - t["parse"] + t["json"]
+    print(f"  after parsing (explain .. JSON)    {after:7.2f} s  {after / baseline_s:6.1f}x"
+          "  <- a floor for any faster parser")
+
+
 def source_version() -> str:
     """The commit oomkit's tree is at, and how many files under src/ differ from it."""
     try:
@@ -168,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=3, help="timed runs per command (median)")
     ap.add_argument("--profile", action="store_true",
                     help="afterwards, profile oomkit (cProfile) on each case that missed")
+    ap.add_argument("--stages", action="store_true",
+                    help="afterwards, time each stage of oomkit on each case that missed")
     args = ap.parse_args(argv)
 
     todo = cases(args.quick)
@@ -184,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     notes: list[str] = []
     rss_mb: dict[str, float] = {}
     missed: list[Case] = []
+    baseline_s: dict[str, float] = {}
     locale = os.environ.get("LC_ALL") or os.environ.get("LANG") or "unset"
     print(f"oomkit why benchmark: {sys.executable} -m oomkit; {args.runs} runs each, median;"
           f" {os.cpu_count()} CPUs; locale {locale}; oomkit source {source_version()}",
@@ -208,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         failures += not ok
         if ratio > c.target:
             missed.append(c)
+            baseline_s[c.name] = t_base
         rows.append((c.name, t_mine, t_base, ratio, c.target, "PASS" if ok else "FAIL"))
         rss_mb[c.name] = max(r.maxrss_kb for r in mine) / 1024
         print(f"  done: {c.name}", file=sys.stderr, flush=True)
@@ -228,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     print("peak RSS per case: " + ", ".join(f"{k}: {v:.1f} MB" for k, v in rss_mb.items()))
     for note in notes:
         print(note)
+    if args.stages:
+        for c in missed:
+            stages(c, baseline_s[c.name])
     if args.profile:
         for c in missed:
             profile(c, 25)
