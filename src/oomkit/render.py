@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -218,7 +219,32 @@ def table(result: WhyResult, tz: tzinfo | None, limit: int | None) -> list[str]:
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     if limit is not None and len(result.kills) > limit:
         lines.append(f"... {len(result.kills) - limit} older; --all shows every one")
+        lines.extend(places_text(result.kills, tz))
     return lines
+
+
+def places_text(kills: Sequence[KillReport], tz: tzinfo | None, places: int = 5,
+                names: int = 3) -> list[str]:
+    """Every kill counted by where the limit was hit, with who died there most: when the
+    table is cut (an OOM storm), the storm's shape, without --all. ``kills`` newest first."""
+    by_place: dict[str, Counter[str]] = {}
+    for k in kills:
+        v = k.event.victim
+        by_place.setdefault(_where(k), Counter())[(v.name if v else None) or "?"] += 1
+    ranked = sorted(by_place.items(), key=lambda item: -item[1].total())
+    width = len(f"{len(kills):,}")
+    out = ["", f"All {len(kills):,} kills, {_when(kills[-1], tz)} to {_when(kills[0], tz)},"
+               " by WHERE:"]
+    for where, victims in ranked[:places]:
+        top = ", ".join(f"{name} x{n:,}" if n > 1 else name
+                        for name, n in victims.most_common(names))
+        more = f", and {plural(len(victims) - names, 'other')}" if len(victims) > names else ""
+        out.append(f"  {victims.total():>{width},}  {where}: {top}{more}")
+    rest = ranked[places:]
+    if rest:
+        n = sum(victims.total() for _, victims in rest)
+        out.append(f"  {n:>{width},}  in {plural(len(rest), 'other place')}")
+    return out
 
 
 def explanation_text(k: KillReport, tz: tzinfo | None, width: int = 88) -> list[str]:

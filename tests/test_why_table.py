@@ -1,0 +1,65 @@
+"""`oomkit why`'s text output when there are more kills than the table shows."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+from tests.conftest import KERNEL_LOGS
+
+
+def why(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "oomkit", "why", "--no-db", *args],
+                          capture_output=True, text=True, timeout=120, check=True)
+
+
+def test_a_cut_table_counts_every_kill_by_where(tmp_path: Path) -> None:
+    # Every local capture with wall times, one after another: 27 kills in 9 cgroups,
+    # more than the table's 20 rows.
+    log = tmp_path / "kern.log"
+    log.write_bytes(b"".join(p.read_bytes()
+                             for p in sorted(KERNEL_LOGS.glob("local-*-dmesg-iso.log"))))
+    events = json.loads(why("--file", str(log), "--json").stdout)["events"]
+    assert len(events) > 20
+    text = why("--file", str(log)).stdout.splitlines()
+
+    assert f"... {len(events) - 20} older; --all shows every one" in text
+    start = next(i for i, line in enumerate(text) if line.startswith("All "))
+    assert text[start].startswith(f"All {len(events)} kills, ")
+    summary = []
+    for line in text[start + 1:]:
+        if not line.strip():
+            break
+        summary.append(line)
+    counts = [int(re.match(r"\s*([\d,]+)\s", line).group(1).replace(",", ""))  # type: ignore[union-attr]
+              for line in summary]
+    assert sum(counts) == len(events)
+    assert counts[:5] == sorted(counts[:5], reverse=True)
+    memcgs = Counter(e["memcg"] for e in events)
+    place, count = memcgs.most_common(1)[0]
+    assert place is not None
+    assert counts[0] == count
+    assert f"cgroup {place} (" in summary[0]
+    # The kills whose report lost the cgroup path are counted as such, not guessed.
+    unknown = sum(1 for e in events if e["memcg"] is None and e["global_oom"] is False)
+    assert any(line.split(None, 1)[0] == str(unknown) and "path not in log" in line
+               for line in summary)
+    # The victims most killed in the biggest place are named, each once.
+    victims = Counter(e["victim"]["name"] for e in events if e["memcg"] == place)
+    named = summary[0].split(": ", 1)[1]
+    for name, _ in victims.most_common(3):
+        assert name in named
+    if len(victims) > 3:
+        assert named.endswith(f"and {len(victims) - 3} others")
+    if len(memcgs) > 5:
+        assert summary[-1].strip().endswith("other places")
+
+
+def test_a_full_table_has_no_summary() -> None:
+    out = why("--file", str(KERNEL_LOGS / "local-6.18-memcg-v1-two-ooms-dmesg-iso.log")).stdout
+    assert "older; --all" not in out
+    assert not any(line.startswith("All ") for line in out.splitlines())
