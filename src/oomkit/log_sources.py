@@ -24,10 +24,13 @@ import zlib
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, NamedTuple, cast
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, cast
 
 from oomkit import devkmsg
 from oomkit.errors import SourceUnavailable
+
+if TYPE_CHECKING:  # imported where used: `why --file` and the daemon read no journal
+    import subprocess
 
 
 class Source(NamedTuple):
@@ -145,7 +148,7 @@ def open_source(source: Source) -> IO[bytes]:
     if source.kind == "kmsg":
         return io.BytesIO(read_kmsg(source.path or Path("/dev/kmsg")))
     if source.kind == "journal":
-        return io.BytesIO(read_journal(source.journal_args))
+        return open_journal(source.journal_args)
     assert source.path is not None
     try:
         raw = open(source.path, "rb", buffering=0)  # noqa: SIM115 - closed by the caller
@@ -193,24 +196,89 @@ JOURNAL_MATCHES = (
 )
 
 
-def read_journal(args: tuple[str, ...]) -> bytes:
-    """Kernel and OOM-killer entries from journald as JSON lines."""
-    import shutil  # here and below: `why --file` reads no journal
+JOURNAL_TIMEOUT_S = 120.0
+
+
+class _JournalPipe(io.FileIO):
+    """journalctl's standard output, read while journalctl writes it.
+
+    A pipe, not captured output: a machine that went through an OOM storm has
+    millions of kernel lines in its journal, about 0.5 KB each as JSON, and
+    capturing them whole would take gigabytes, on the machine that just ran out of
+    memory. Closing it reaps journalctl. A failure journalctl reported after
+    printing everything raises SourceUnavailable; if it had not finished after
+    JOURNAL_TIMEOUT_S, it is killed, and closing raises TimeoutError (an OSError:
+    the lines read before it are kept).
+    """
+
+    def __init__(self, fd: int, proc: subprocess.Popen[bytes], errors: IO[bytes]) -> None:
+        import threading
+
+        super().__init__(fd, "rb", closefd=True)
+        self._proc, self._errors = proc, errors
+        self._eof = self._timed_out = False
+        self._timer = threading.Timer(JOURNAL_TIMEOUT_S, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        self._timed_out = True
+        self._proc.kill()
+
+    def readinto(self, buffer: Any) -> int | None:
+        n = super().readinto(buffer)
+        self._eof = self._eof or n == 0
+        return n
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size) or b""  # None only for a non-blocking pipe
+        self._eof = self._eof or not data or size is None or size < 0
+        return data
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        super().close()  # before the end: journalctl gets EPIPE and stops
+        self._timer.cancel()
+        code = self._proc.wait()
+        self._errors.seek(0)
+        message = self._errors.read().decode("utf-8", "replace").strip().splitlines()
+        self._errors.close()
+        if self._timed_out:
+            raise TimeoutError(f"journalctl took over {JOURNAL_TIMEOUT_S:.0f} s; narrow with --since")
+        if self._eof and code != 0:
+            reason = message[-1] if message else f"exit status {code}"
+            raise SourceUnavailable(f"journalctl: {reason}")
+
+
+def open_journal(args: tuple[str, ...]) -> IO[bytes]:
+    """Kernel and OOM-killer entries from journald as JSON lines, streamed."""
+    import shutil
     import subprocess
+    import tempfile
 
     exe = shutil.which("journalctl")
     if exe is None:
         raise SourceUnavailable("journalctl: not installed; no journal to read")
     cmd = [exe, "-o", "json", "--no-pager", "-q", *args, *JOURNAL_MATCHES]
+    read_fd, write_fd = os.pipe()
+    errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed with the pipe
     try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=120, check=False)
-    except subprocess.TimeoutExpired:
-        raise SourceUnavailable("journalctl: timed out after 120 s; narrow with --since") from None
-    if proc.returncode != 0:
-        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        reason = msg[-1] if msg else f"exit status {proc.returncode}"
-        raise SourceUnavailable(f"journalctl: {reason}")
-    return proc.stdout
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=write_fd, stderr=errors)
+    except OSError as exc:
+        os.close(read_fd)
+        errors.close()
+        raise SourceUnavailable(f"journalctl: cannot run it ({exc.strerror})") from None
+    finally:
+        os.close(write_fd)
+    return _JournalPipe(read_fd, proc, errors)
+
+
+def read_journal(args: tuple[str, ...]) -> bytes:
+    """Kernel and OOM-killer entries from journald as JSON lines, all at once (for the
+    short windows the supervisor reads)."""
+    with open_journal(args) as f:
+        return f.read()
 
 
 class Boot(NamedTuple):

@@ -1,0 +1,126 @@
+"""The journal source through the real journalctl, on real journal files.
+
+The files are written by systemd's own systemd-journal-remote from the export form of
+a captured `journalctl -k -o json` (the corpus fixture), so journalctl reads a journal
+as journald writes it; this machine runs no journald.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from oomkit import log_sources
+from oomkit.log_sources import Source, open_journal
+from oomkit.timeconv import local_tz
+from oomkit.why import read_source
+from tests.conftest import KERNEL_LOGS
+from tests.golden import golden
+
+CAPTURED = KERNEL_LOGS / "local-6.18-memcg-v1-two-ooms-journal-json.log"
+REMOTE = Path("/lib/systemd/systemd-journal-remote")
+
+
+def export_entries(json_lines: bytes, *, repeat: int = 1) -> bytes:
+    """journalctl -o json lines in journal export form (systemd's JOURNAL_EXPORT_FORMATS):
+    ``KEY=value`` lines, or ``KEY``, a 64-bit little-endian length and the bytes for a value
+    with a newline; a blank line ends an entry. Repeats are one hour apart."""
+    out = bytearray()
+    for n in range(repeat):
+        for line in json_lines.splitlines():
+            entry = json.loads(line)
+            for key, value in entry.items():
+                if key == "__CURSOR":  # the writer makes its own
+                    continue
+                data = bytes(value) if isinstance(value, list) else value.encode()
+                if key == "__REALTIME_TIMESTAMP":
+                    data = str(int(value) + n * 3_600_000_000).encode()
+                if b"\n" in data:
+                    out += key.encode() + b"\n" + len(data).to_bytes(8, "little") + data + b"\n"
+                else:
+                    out += key.encode() + b"=" + data + b"\n"
+            out += b"\n"
+    return bytes(out)
+
+
+def journal_file(tmp_path: Path, *, repeat: int = 1) -> Path:
+    if not REMOTE.exists():
+        pytest.skip("systemd-journal-remote not installed (apt install systemd-journal-remote)")
+    if shutil.which("journalctl") is None:
+        pytest.skip("journalctl not installed")
+    export = tmp_path / "entries.export"
+    export.write_bytes(export_entries(CAPTURED.read_bytes(), repeat=repeat))
+    out = tmp_path / "saved.journal"
+    subprocess.run([str(REMOTE), f"--output={out}", str(export)], check=True,
+                   capture_output=True, timeout=120)
+    return out
+
+
+def why_json(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "oomkit", "why", "--no-db", *args],
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_journal_file_gives_the_events_of_the_captured_journal(tmp_path: Path) -> None:
+    saved = journal_file(tmp_path)
+    p = why_json("--journal-file", str(saved), "--json")
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["sources"] == [{"name": str(saved), "status": "read", "reason": None, "events": 2}]
+    # Parsed straight from the captured JSON, the same kills with the same numbers and
+    # times (newest first in the command's output; in log order in the golden list).
+    want = golden(CAPTURED)
+    got = list(reversed(doc["events"]))
+    assert len(got) == len(want) == 2
+    for g, w in zip(got, want, strict=True):
+        for key in ("victim", "trigger", "memcg", "cgroup_limit_kb", "tasks", "constraint"):
+            assert g[key] == w[key], key
+        assert g["time"]["wall"] == w["time"]["wall"]
+        assert g["time"]["uptime_s"] == w["time"]["uptime_s"]
+        assert g["time"]["boot_id"] == w["time"]["boot_id"] is not None
+
+
+def test_a_journal_that_cannot_be_opened_is_one_line_and_status_1(tmp_path: Path) -> None:
+    if shutil.which("journalctl") is None:
+        pytest.skip("journalctl not installed")
+    p = why_json("--journal-file", str(tmp_path / "missing.journal"))
+    assert p.returncode == 1
+    assert "Traceback" not in p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("oomkit: journalctl: ")
+
+
+def test_closing_before_the_end_stops_journalctl_without_an_error(tmp_path: Path) -> None:
+    saved = journal_file(tmp_path, repeat=50)  # ~8,000 entries, ~4 MB of JSON
+    stream = open_journal(("--file", str(saved)))
+    first = stream.read(4096)
+    assert first.startswith(b"{")
+    proc = stream._proc  # type: ignore[attr-defined]
+    stream.close()  # journalctl was still writing: it gets EPIPE, and that is no error
+    assert proc.returncode is not None
+
+
+def test_a_journal_too_slow_keeps_what_was_read_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    saved = journal_file(tmp_path, repeat=200)  # ~33,000 entries, 400 kills
+    # A third of the time journalctl takes to print them all, on this machine.
+    start = time.perf_counter()
+    with open_journal(("--file", str(saved))) as stream:
+        assert stream.read().count(b"Killed process") == 400
+    monkeypatch.setattr(log_sources, "JOURNAL_TIMEOUT_S", (time.perf_counter() - start) / 3)
+    source = Source(name="journal", kind="journal", journal_args=("--file", str(saved)))
+
+    events, report = read_source(source, tz=local_tz(), offset=0.0)
+    assert report.status == "error"
+    assert "; narrow with --since" in (report.reason or "")
+    assert "events before that point are shown" in (report.reason or "")
+    assert report.events == len(events)
+    assert 0 < len(events) < 400  # some, not all, of the 200 x 2 kills
