@@ -116,7 +116,13 @@ def test_stdin(tmp_path: Path) -> None:
 
 
 def _main_as(user: int, argv: list[str]) -> tuple[int, str, str]:
-    """Run oomkit.cli.main in a forked child that dropped to ``user``; return code and output."""
+    """Run oomkit.cli.main in a forked child that dropped to ``user``; return code and output.
+
+    The command runs once as root first, so that every module it imports is loaded
+    before the fork: this machine's Python keeps its standard library under /root,
+    which the dropped user cannot read (a system Python's is readable by all).
+    """
+    main(argv)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     pid = os.fork()
