@@ -170,3 +170,17 @@ def test_stamps_beyond_any_clock_leave_the_wall_time_unknown() -> None:
     assert len(events) == 2 and all(e.time.wall is None and e.time.uptime_s for e in events)
     huge = events[0]._replace(time=events[0].time._replace(uptime_s=1e22))
     assert fill_wall(huge, 1.7e9) == huge
+
+
+def test_indented_report_lines_with_equals_signs_are_read() -> None:
+    """A report quoted in a mail is indented, and its header and oom-kill lines hold "=":
+    they are not the " KEY=value" dictionary lines that follow a /dev/kmsg record."""
+    quoted = (KERNEL_LOGS / "public-6.7-arch-cgroupv2-user-service-kmem-mail-indented.log").read_text()
+    assert all(line.startswith("     [") for line in quoted.splitlines())
+    events = parse_text(quoted)
+    kill = next(e for e in events if e.victim is not None and e.victim.pid == 128825)
+    assert kill.complete
+    assert kill.trigger is not None and kill.trigger.pid == 128826
+    assert kill.trigger.gfp_flags == "GFP_NOFS|__GFP_NOFAIL|__GFP_ZERO|__GFP_ACCOUNT"
+    assert kill.memcg == "/user.slice/user-1000.slice/user@1000.service/app.slice/run-u640.service"
+

@@ -72,6 +72,10 @@ def month_number(token: str) -> int | None:
 
 
 _KMSG = re.compile(r"(\d+),(\d+),(\d+),([^;,]*)(?:,([^;]*))?;(.*)", re.S)
+# A record's dictionary lines follow it, each " KEY=value" with an upper-case key
+# (Documentation/ABI/testing/dev-kmsg: "SUBSYSTEM=", "DEVICE="). Any other indented line
+# is a paste, whose report lines can hold "=" too (gfp_mask=, oom-kill:constraint=).
+_KMSG_DICT = re.compile(r" [A-Z0-9_]+=")
 _UPTIME = re.compile(r"\[\s*(\d+\.\d+)\]\s?")
 _CALLER = re.compile(r"\[\s*([TC]\d+)\]\s?")
 _LEVEL = re.compile(r"<(\d{1,3})>")
@@ -254,15 +258,15 @@ def parse_line(
     line = line.rstrip("\r\n")
     if not line:
         return None
-    if line[0] in " \t" and "=" not in line:
-        line = line.lstrip(" \t") or line  # indented paste; kmsg continuations keep "KEY="
+    if line[0] in " \t":
+        if _KMSG_DICT.match(line):
+            return None  # /dev/kmsg continuation line: " SUBSYSTEM=..." dictionary
+        line = line.lstrip(" \t") or line  # indented: a paste quoted in a mail or Markdown
     c = line[0]
     if c == "{":
         parsed = _json_line(line)
         if parsed is not None:
             return parsed
-    if c == " " and "=" in line and not line.startswith(" ["):
-        return None  # /dev/kmsg continuation line: " SUBSYSTEM=..." dictionary
     if c.isdigit():
         m = _KMSG.match(line)
         if m:
