@@ -109,3 +109,34 @@ def test_human_sizes() -> None:
     assert human_kb(512) == "512 KiB"
     assert human_kb(20480) == "20.0 MiB"
     assert human_kb(3 * 1024 * 1024) == "3.0 GiB"
+
+
+def test_memory_the_processes_did_not_hold_is_pointed_out() -> None:
+    # 6.7, cgroup v2: two rsync processes with 4.5 MiB of RSS in a 32 MiB cgroup whose
+    # usage was dirty page cache and slab (the report's stats: anon 0, file_dirty 26 MB).
+    kill = next(e for e in events("public-6.7-arch-cgroupv2-user-service-kmem-mail-indented.log")
+                if e.complete)
+    rss_kb = sum(t.rss_pages or 0 for t in kill.tasks) * 4
+    assert kill.page_size_kb == 4
+    assert kill.memory is not None and kill.memory.usage_kb == 32768
+    x = explain(kill)
+    held = [d for d in x.details if d.startswith("Its processes held only")]
+    assert held == [held[0]]
+    assert f"only {human_kb(rss_kb)} in RAM" in held[0]
+    assert f"The other {human_kb(32768 - rss_kb)} was memory none of them mapped" in held[0]
+    assert any("memory.stat" in r for r in x.remedies)
+
+
+@pytest.mark.parametrize("name", [
+    "local-6.18-memcg-v1-3tasks-adj500-dmesg.log",  # the processes held the cgroup's memory
+    "local-6.18-memcg-v1-shmem-victim-dmesg.log",  # shmem, but mapped by the victim
+])
+def test_no_such_sentence_when_the_processes_held_the_memory(name: str) -> None:
+    for e in events(name):
+        assert not any("held only" in d for d in explain(e).details)
+
+
+def test_no_such_sentence_without_the_page_size() -> None:
+    kill = next(e for e in events("public-6.7-arch-cgroupv2-user-service-kmem-mail-indented.log")
+                if e.complete)
+    assert not any("held only" in d for d in explain(kill._replace(page_size_kb=None)).details)

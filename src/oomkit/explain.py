@@ -174,6 +174,23 @@ def _choice(event: OomEvent) -> list[str]:
     return out
 
 
+def _tasks_rss_kb(event: OomEvent) -> int | None:
+    """What the task table's processes held in RAM, when the table can be trusted whole.
+
+    For a memcg OOM the kernel lists every task of the cgroup (mem_cgroup_scan_tasks in
+    mm/oom_kill.c:dump_tasks). Their RSS may hold file pages charged to another cgroup,
+    and swap is not in the cgroup's memory usage, so this is compared with usage only
+    when it is far below it. None when the page size was not seen (a guess of 4 KiB
+    would understate 64 KiB-page machines 16 times) or rows are missing.
+    """
+    if not event.complete or not event.tasks or event.page_size_kb is None:
+        return None
+    if any(t.rss_pages is None for t in event.tasks) or any("could not be read" in n
+                                                            for n in event.notes):
+        return None
+    return sum(t.rss_pages or 0 for t in event.tasks) * event.page_size_kb
+
+
 def headline(event: OomEvent) -> str:
     """The one-line title of an event; cheap (lists show it without the full explanation)."""
     if event.kind is EventKind.USERSPACE_KILL:
@@ -263,6 +280,22 @@ def explain(
             details.append(
                 f"Its memory+swap limit was {human_kb(event.memsw.limit_kb)}"
                 f" (usage {human_kb(event.memsw.usage_kb)})."
+            )
+        held = _tasks_rss_kb(event)
+        if held is not None and usage and held < usage / 2:
+            details.append(
+                f"Its processes held only {human_kb(held)} in RAM (their RSS in the task table) of"
+                f" the {human_kb(usage)} charged to the cgroup. The other"
+                f" {human_kb(usage - held)} was memory none of them mapped, which killing them"
+                " does not give back: file pages (page cache the kernel could not reclaim in"
+                " time, such as dirty data waiting for a slow disk), files in a tmpfs such as"
+                " /dev/shm, or kernel memory (slab, sockets). The report's \"Memory cgroup"
+                " stats\" lines say which."
+            )
+            remedies.append(
+                "Find what holds the cgroup's memory outside its processes: its memory.stat"
+                " (file, file_dirty, shmem, slab) and the files in its tmpfs mounts. A higher"
+                " limit helps only if that memory is needed."
             )
         if now is not None and now.limit_kb is not None and limit is not None:
             if now.limit_kb != limit:
