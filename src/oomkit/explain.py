@@ -292,10 +292,12 @@ def explain(
                 " /dev/shm, or kernel memory (slab, sockets). The report's \"Memory cgroup"
                 " stats\" lines say which."
             )
+            # The report names cgroup v1's counters (a "memory+swap:" line) or v2's.
+            keys = "cache, shmem, dirty" if event.memsw is not None else "file, file_dirty, shmem, slab"
             remedies.append(
-                "Find what holds the cgroup's memory outside its processes: its memory.stat"
-                " (file, file_dirty, shmem, slab) and the files in its tmpfs mounts. A higher"
-                " limit helps only if that memory is needed."
+                f"Find what holds the cgroup's memory outside its processes: its memory.stat"
+                f" ({keys}) and the files in its tmpfs mounts. A higher limit helps only if"
+                " that memory is needed."
             )
         if now is not None and now.limit_kb is not None and limit is not None:
             if now.limit_kb != limit:
