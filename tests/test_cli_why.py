@@ -61,6 +61,16 @@ def test_bad_since() -> None:
     assert "cannot read the time" in p.stderr
 
 
+@pytest.mark.parametrize("args", [["--file", ""], ["--file", "", "--json"], ["--journal-file", ""]])
+def test_an_empty_path_is_refused(args: list[str]) -> None:
+    p = run(["why", *args])
+    no_traceback(p)
+    assert p.returncode == 2
+    assert p.stderr.strip().splitlines() == [
+        "oomkit: --file and --journal-file need a path, not an empty string"]
+    assert p.stdout == ""
+
+
 def test_since_after_until() -> None:
     p = run(["why", "--since", "1h", "--until", "2h", "--no-journal"])
     no_traceback(p)

@@ -36,6 +36,9 @@ def command(
     as_json: bool, db: str | None, no_db: bool,
 ) -> int:
     """Explain OOM kills: TARGET may be a pid, a process name, a cgroup or a unit."""
+    if "" in files or journal_file == "":
+        # An empty path would read "." (Path("")) or, for the journal, this machine's logs.
+        raise UsageError("--file and --journal-file need a path, not an empty string")
     tz = local_tz()
     now = datetime.now(tz)
     opts = WhyOptions(
