@@ -2,9 +2,11 @@
 
 oomkit._procscan does the per-PID /proc reads of `oomkit top` in C on every CPU
 (src/oomkit/_procscan.c); oomkit._linecount counts a log's newlines for `oomkit
-why` without the GIL (src/oomkit/_linecount.c). ``optional=True``: where no C
-compiler or Python headers exist the build skips them with a warning and the
-same work runs in Python (procscan.py, kernel_log/scan.py).
+why` without the GIL (src/oomkit/_linecount.c); oomkit._journalexport turns
+journalctl's export output into JSON lines (src/oomkit/_journalexport.c).
+``optional=True``: where no C compiler or Python headers exist the build skips
+them with a warning and the same work runs in Python (procscan.py,
+kernel_log/scan.py, journal_export.py).
 """
 
 from setuptools import Extension, setup
@@ -16,6 +18,12 @@ setup(
             ["src/oomkit/_procscan.c"],
             extra_compile_args=["-O2", "-Wall", "-Wextra"],
             extra_link_args=["-pthread"],
+            optional=True,
+        ),
+        Extension(
+            "oomkit._journalexport",
+            ["src/oomkit/_journalexport.c"],
+            extra_compile_args=["-O2", "-Wall", "-Wextra"],
             optional=True,
         ),
         Extension(

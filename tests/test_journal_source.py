@@ -49,13 +49,15 @@ def export_entries(json_lines: bytes, *, repeat: int = 1) -> bytes:
     return bytes(out)
 
 
-def journal_file(tmp_path: Path, *, repeat: int = 1) -> Path:
+def journal_file(tmp_path: Path, *, repeat: int = 1, extra: bytes = b"") -> Path:
+    """A journal file of the captured entries (``repeat`` times), then ``extra`` entries
+    given in export form."""
     if not REMOTE.exists():
         pytest.skip("systemd-journal-remote not installed (apt install systemd-journal-remote)")
     if shutil.which("journalctl") is None:
         pytest.skip("journalctl not installed")
     export = tmp_path / "entries.export"
-    export.write_bytes(export_entries(CAPTURED.read_bytes(), repeat=repeat))
+    export.write_bytes(export_entries(CAPTURED.read_bytes(), repeat=repeat) + extra)
     out = tmp_path / "saved.journal"
     subprocess.run([str(REMOTE), f"--output={out}", str(export)], check=True,
                    capture_output=True, timeout=120)
@@ -102,7 +104,7 @@ def test_closing_before_the_end_stops_journalctl_without_an_error(tmp_path: Path
     stream = open_journal(("--file", str(saved)))
     first = stream.read(4096)
     assert first.startswith(b"{")
-    proc = stream._proc  # type: ignore[attr-defined]
+    proc = stream.raw._raw._proc  # type: ignore[attr-defined]
     stream.close()  # journalctl was still writing: it gets EPIPE, and that is no error
     assert proc.returncode is not None
 

@@ -203,7 +203,7 @@ class _JournalPipe(io.FileIO):
     """journalctl's standard output, read while journalctl writes it.
 
     A pipe, not captured output: a machine that went through an OOM storm has
-    millions of kernel lines in its journal, about 0.5 KB each as JSON, and
+    millions of kernel lines in its journal, about 0.4 KB each in export form, and
     capturing them whole would take gigabytes, on the machine that just ran out of
     memory. Closing it reaps journalctl. A failure journalctl reported after
     printing everything raises SourceUnavailable; if it had not finished after
@@ -252,15 +252,20 @@ class _JournalPipe(io.FileIO):
 
 
 def open_journal(args: tuple[str, ...]) -> IO[bytes]:
-    """Kernel and OOM-killer entries from journald as JSON lines, streamed."""
+    """Kernel and OOM-killer entries from journald as JSON lines, streamed.
+
+    journalctl prints them in its export format, three times faster than as JSON,
+    and journal_export turns each entry into the JSON line the parser reads."""
     import shutil
     import subprocess
     import tempfile
 
+    from oomkit.journal_export import ExportAsJson
+
     exe = shutil.which("journalctl")
     if exe is None:
         raise SourceUnavailable("journalctl: not installed; no journal to read")
-    cmd = [exe, "-o", "json", "--no-pager", "-q", *args, *JOURNAL_MATCHES]
+    cmd = [exe, "-o", "export", "--no-pager", "-q", *args, *JOURNAL_MATCHES]
     read_fd, write_fd = os.pipe()
     errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed with the pipe
     try:
@@ -271,7 +276,8 @@ def open_journal(args: tuple[str, ...]) -> IO[bytes]:
         raise SourceUnavailable(f"journalctl: cannot run it ({exc.strerror})") from None
     finally:
         os.close(write_fd)
-    return _JournalPipe(read_fd, proc, errors)
+    # Buffered: the line selector reads a BufferedReader on its own thread.
+    return io.BufferedReader(ExportAsJson(_JournalPipe(read_fd, proc, errors)))
 
 
 def read_journal(args: tuple[str, ...]) -> bytes:

@@ -1,0 +1,3 @@
+# Types of the optional C module (src/oomkit/_journalexport.c).
+
+def to_json_lines(data: bytes, /) -> tuple[bytes, int]: ...
