@@ -42,6 +42,7 @@ class WhyOptions(NamedTuple):
     # flight recorder (oomkit daemon): None = its default database when it exists
     db: str | None = None
     use_db: bool = True
+    jobs: int | None = None  # logs read at once (fanout); None = the CPUs, at most 4
 
 
 class Machine(NamedTuple):
@@ -312,15 +313,54 @@ def _sources(opts: WhyOptions, machine: Machine) -> Iterator[Source]:
     )
 
 
+def _weight(source: Source, machine: Machine) -> int:
+    """About how many bytes a source holds: what decides whether to read in parallel."""
+    paths: list[Path] = []
+    if source.kind == "file" and source.path is not None:
+        paths = [source.path]
+    elif source.kind == "journal":
+        if "--file" in source.journal_args:
+            import glob  # here: only a --journal-file is a pattern
+
+            pattern = source.journal_args[source.journal_args.index("--file") + 1]
+            paths = [Path(p) for p in glob.glob(pattern)]
+        else:
+            paths = [f for d in (machine.log_dir / "journal", Path("/run/log/journal"))
+                     for f in d.glob("*/*.journal")]
+    total = 0
+    for path in paths:
+        try:
+            size = path.stat().st_size
+        except OSError:
+            continue
+        total += size * 8 if path.suffix in (".gz", ".xz", ".bz2") else size
+    return total
+
+
+def _read_sources(sources: list[Source], opts: WhyOptions, machine: Machine, tz: tzinfo,
+                  ) -> list[tuple[list[OomEvent], SourceReport]]:
+    """read_source() of each source, several at once when they are large (fanout)."""
+    offset = boot_offset()
+
+    def read(source: Source) -> tuple[list[OomEvent], SourceReport]:
+        return read_source(source, tz=tz, offset=offset)
+
+    if any(s.kind == "stdin" for s in sources):
+        return [read(s) for s in sources]  # stdin can be read once, by one process
+    from oomkit import fanout
+
+    jobs = opts.jobs if opts.jobs is not None else min(4, fanout.cpus())
+    weights = [_weight(s, machine) for s in sources]
+    return fanout.read_all(sources, read, weights, jobs=jobs, shared=(tz,))
+
+
 def find_kills(opts: WhyOptions, machine: Machine | None = None) -> WhyResult:
     """Every OOM kill the sources hold, merged, filtered and explained, newest first."""
     machine = machine or Machine()
     tz = machine.tz or local_tz()
-    offset = boot_offset()
     events: list[OomEvent] = []
     reports: list[SourceReport] = []
-    for source in _sources(opts, machine):
-        found, rep = read_source(source, tz=tz, offset=offset)
+    for found, rep in _read_sources(list(_sources(opts, machine)), opts, machine, tz):
         events.extend(found)
         reports.append(rep)
     merged = merge_duplicates(events)

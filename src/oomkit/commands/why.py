@@ -30,10 +30,13 @@ from oomkit.why import WhyOptions, find_kills
               help="The oomkit daemon's database to read timelines from (default: the daemon's,"
                    " /var/lib/oomkit/oomkit.db, when it exists).")
 @click.option("--no-db", is_flag=True, help="Do not read the daemon's database.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), metavar="N",
+              help="Parse up to N large logs at once, in separate processes (default: the"
+                   " CPUs, at most 4; 1 = one after another).")
 def command(
     target: str | None, files: tuple[str, ...], journal_file: str | None, since: str | None,
     until: str | None, boot: str | None, show_all: bool, no_journal: bool, this_boot: bool,
-    as_json: bool, db: str | None, no_db: bool,
+    as_json: bool, db: str | None, no_db: bool, jobs: int | None,
 ) -> int:
     """Explain OOM kills: TARGET may be a pid, a process name, a cgroup or a unit."""
     if "" in files or journal_file == "":
@@ -52,6 +55,7 @@ def command(
         this_boot=this_boot,
         db=db,
         use_db=not no_db,
+        jobs=jobs,
     )
     if opts.since and opts.until and opts.since > opts.until:
         raise UsageError("--since is after --until; swap them")
