@@ -63,3 +63,11 @@ def test_a_full_table_has_no_summary() -> None:
     out = why("--file", str(KERNEL_LOGS / "local-6.18-memcg-v1-two-ooms-dmesg-iso.log")).stdout
     assert "older; --all" not in out
     assert not any(line.startswith("All ") for line in out.splitlines())
+
+
+def test_a_userspace_killer_without_a_cgroup_acted_on_the_whole_machine() -> None:
+    # earlyoom watches the machine's MemAvailable and SwapFree, not a cgroup's limit.
+    log = KERNEL_LOGS / "public-earlyoom-1.7-journal-cmdline-coredump.log"
+    row = why("--file", str(log)).stdout.splitlines()[1]
+    assert row.split()[2:4] == ["earlyoom", "cellxgene"]
+    assert "whole machine" in row

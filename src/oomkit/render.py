@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
-from oomkit.models import EventTime, MemcgCounters, OomEvent, TaskRow, Victim
+from oomkit.models import EventKind, EventTime, MemcgCounters, OomEvent, TaskRow, Victim
 from oomkit.procmodels import Owner
 from oomkit.timeconv import local_tz
 from oomkit.units import human_kb
@@ -193,6 +193,8 @@ def _where(k: KillReport) -> str:
         return "whole machine"
     if e.memcg:
         return f"cgroup {e.memcg}"
+    if e.kind is EventKind.USERSPACE_KILL:
+        return "whole machine"  # earlyoom, nohang and lmkd act on the machine's free memory
     return "?"
 
 
