@@ -71,3 +71,13 @@ def test_a_userspace_killer_without_a_cgroup_acted_on_the_whole_machine() -> Non
     row = why("--file", str(log)).stdout.splitlines()[1]
     assert row.split()[2:4] == ["earlyoom", "cellxgene"]
     assert "whole machine" in row
+
+
+def test_a_userspace_killers_rss_is_in_the_table_and_the_json() -> None:
+    log = KERNEL_LOGS / "public-earlyoom-1.7-journal-cmdline-coredump.log"
+    victim = json.loads(why("--file", str(log), "--json").stdout)["events"][0]["victim"]
+    # "sending SIGTERM to process 2595764 uid 0 "cellxgene": badness 711, VmRSS 52562 MiB"
+    assert victim["rss_kb"] == 52562 * 1024
+    assert victim["anon_rss_kb"] is None  # earlyoom logs no split; none is made up
+    row = why("--file", str(log)).stdout.splitlines()[1]
+    assert "51.3 GiB" in row

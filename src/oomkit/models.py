@@ -95,6 +95,9 @@ class Victim(NamedTuple):
     oom_score_adj: int | None = None
     score: int | None = None  # pre-5.1 "Kill process ... score N or sacrifice child"
     swap_kb: int | None = None  # from the task table (swapents), when present
+    # The resident size as a userspace killer logs it, in one number (earlyoom's VmRSS,
+    # lmkd's "to free N kB rss", nohang's VmRSS); None for the kernel, which gives the parts.
+    rss_kb: int | None = None
 
 
 class Trigger(NamedTuple):

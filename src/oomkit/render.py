@@ -47,6 +47,7 @@ def _victim(v: Victim | None) -> dict[str, Any] | None:
         "anon_rss_kb": v.anon_rss_kb, "file_rss_kb": v.file_rss_kb,
         "shmem_rss_kb": v.shmem_rss_kb, "pgtables_kb": v.pgtables_kb,
         "oom_score_adj": v.oom_score_adj, "swap_kb": v.swap_kb, "score": v.score,
+        "rss_kb": v.rss_kb,
     }
 
 
@@ -200,9 +201,9 @@ def _where(k: KillReport) -> str:
 
 def _rss(e: OomEvent) -> str:
     v = e.victim
-    if v is None or v.anon_rss_kb is None:
-        return "?"
-    return human_kb(v.anon_rss_kb + (v.file_rss_kb or 0) + (v.shmem_rss_kb or 0))
+    if v is not None and v.anon_rss_kb is not None:
+        return human_kb(v.anon_rss_kb + (v.file_rss_kb or 0) + (v.shmem_rss_kb or 0))
+    return human_kb(v.rss_kb) if v is not None and v.rss_kb is not None else "?"
 
 
 def table(result: WhyResult, tz: tzinfo | None, limit: int | None) -> list[str]:

@@ -173,7 +173,7 @@ class UserspaceTracker:
         if m:
             victim = Victim(
                 pid=int(m.group("pid")), name=m.group("name"), uid=_int(m.group("uid")),
-                oom_score_adj=int(m.group("adj")),
+                oom_score_adj=int(m.group("adj")), rss_kb=_int(m.group("free")),
             )
             free = m.group("free")
             return _event(
@@ -195,6 +195,7 @@ class UserspaceTracker:
             pid=pid, name=groups["name"], uid=_int(groups.get("uid")),
             oom_score_adj=_int(groups.get("adj")),
             score=_int(groups.get("score")) if groups.get("score") else _int(groups.get("badness")),
+            rss_kb=rss * 1024,
         )
         reason = f"sent {sig}; VmRSS was {rss} MiB"
         if self._low:
@@ -222,6 +223,7 @@ class UserspaceTracker:
                 anon_rss_kb=int(rss.group("anon")) * 1024 if rss else None,
                 file_rss_kb=int(rss.group("file")) * 1024 if rss else None,
                 shmem_rss_kb=int(rss.group("shmem")) * 1024 if rss else None,
+                rss_kb=int(rss.group("rss")) * 1024 if rss else None,
                 swap_kb=_int(fields.get("VmSwap", "").split()[0] if fields.get("VmSwap") else None),
             )
             victim = victim._replace(swap_kb=victim.swap_kb * 1024 if victim.swap_kb else None)
