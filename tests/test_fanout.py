@@ -112,3 +112,18 @@ def test_jobs_must_be_a_positive_number(tmp_path: Path) -> None:
                        capture_output=True, text=True, check=False)
     assert p.returncode == 2
     assert "--jobs" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_nothing_is_forked_while_another_thread_runs() -> None:
+    import threading
+
+    me = os.getpid()
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        out = fanout.read_all([0, 1, 2], lambda i: os.getpid(), BIG[:3], jobs=3)
+    finally:
+        stop.set()
+        other.join()
+    assert out == [me, me, me]

@@ -9,7 +9,8 @@ this process: a fork and the pickling cost more than they save there.
 
 If a child fails (it dies, or its result cannot be read), its logs are read again in
 this process, so the result never depends on the fan-out. On KeyboardInterrupt the
-children are killed and reaped.
+children are killed and reaped. Nothing is forked while other threads run (the
+command line has none when it reads its logs).
 """
 
 from __future__ import annotations
@@ -32,6 +33,14 @@ def cpus() -> int:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # pragma: no cover - Linux has it
         return os.cpu_count() or 1
+
+
+def _threads() -> bool:
+    """Whether other threads run here: a fork copies only this one, and a lock another
+    held at that moment stays locked in the child, so then nothing is forked."""
+    import threading
+
+    return threading.active_count() > 1
 
 
 def groups(weights: Sequence[int], n: int) -> list[list[int]]:
@@ -80,7 +89,7 @@ def read_all(items: Sequence[T], read: Callable[[T], R], weights: Sequence[int],
     """``[read(item) for item in items]``, in up to ``jobs`` processes at once when the
     ``weights`` (bytes to read) add up to MIN_PARALLEL_BYTES or more. The results may
     refer to the ``shared`` objects, which are passed by reference, not copied."""
-    if jobs < 2 or len(items) < 2 or sum(weights) < MIN_PARALLEL_BYTES:
+    if jobs < 2 or len(items) < 2 or sum(weights) < MIN_PARALLEL_BYTES or _threads():
         return [read(item) for item in items]
     import pickle
 
