@@ -153,3 +153,11 @@ def test_no_such_sentence_without_the_page_size() -> None:
     kill = next(e for e in events("public-6.7-arch-cgroupv2-user-service-kmem-mail-indented.log")
                 if e.complete)
     assert not any("held only" in d for d in explain(kill._replace(page_size_kb=None)).details)
+
+
+def test_a_global_oom_says_how_much_ram_the_machine_had() -> None:
+    # Raspberry Pi Zero 2 W: "114688 pages RAM", 4 KiB pages (the victim's row against its line)
+    kill, = events("public-6.12-raspberrypi-arm64-global-swap-full-pager-cut.log")
+    assert kill.ram_pages == 114688 and kill.page_size_kb == 4
+    assert "The machine had 448.0 MiB of RAM (114688 pages RAM in the report)." in explain(kill).details
+    assert not any("of RAM (" in d for d in explain(kill._replace(page_size_kb=None)).details)

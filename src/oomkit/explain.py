@@ -314,6 +314,9 @@ def explain(
             f"The kernel OOM killer killed {who} because the whole machine ran out of memory:"
             " RAM and swap were exhausted and reclaim could not free enough."
         )
+        if event.ram_pages and event.page_size_kb:
+            details.append(f"The machine had {human_kb(event.ram_pages * event.page_size_kb)} of RAM"
+                           f" ({event.ram_pages} pages RAM in the report).")
         if event.total_swap_kb == 0:
             details.append("The machine had no swap, so every page of anonymous memory had to stay in RAM.")
         elif event.total_swap_kb is not None and event.free_swap_kb is not None:

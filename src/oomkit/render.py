@@ -108,6 +108,8 @@ def event_dict(k: KillReport, tz: tzinfo | None = None) -> dict[str, Any]:
         "suppressed_headers": e.suppressed_headers,
         "total_swap_kb": e.total_swap_kb,
         "free_swap_kb": e.free_swap_kb,
+        "ram_pages": e.ram_pages,
+        "ram_kb": e.ram_pages * e.page_size_kb if e.ram_pages and e.page_size_kb else None,
         "host": e.host,
         "source": {"path": e.source.path, "line": e.source.line},
         "also_seen_in": [{"path": s.path, "line": s.line} for s in e.also_seen_in],
