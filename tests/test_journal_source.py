@@ -126,3 +126,26 @@ def test_a_journal_too_slow_keeps_what_was_read_and_says_so(
     assert "events before that point are shown" in (report.reason or "")
     assert report.events == len(events)
     assert 0 < len(events) < 400  # some, not all, of the 200 x 2 kills
+
+
+def test_no_room_for_journalctls_messages_is_a_reason_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A full /tmp: TemporaryFile fails before journalctl runs (not reproducible for real
+    # here without filling the disk).
+    import errno
+    import tempfile
+
+    if shutil.which("journalctl") is None:
+        pytest.skip("journalctl not installed")
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", full)
+    source = Source(name="journal", kind="journal", journal_args=("--file", str(tmp_path / "x")))
+    events, report = read_source(source, tz=local_tz(), offset=0.0)
+    assert events == []
+    assert report.status == "unavailable"
+    assert report.reason == (f"journalctl: cannot keep its messages (No space left on device;"
+                             f" check {tempfile.gettempdir()})")

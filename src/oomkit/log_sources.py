@@ -266,8 +266,12 @@ def open_journal(args: tuple[str, ...]) -> IO[bytes]:
     if exe is None:
         raise SourceUnavailable("journalctl: not installed; no journal to read")
     cmd = [exe, "-o", "export", "--no-pager", "-q", *args, *JOURNAL_MATCHES]
+    try:
+        errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed with the pipe
+    except OSError as exc:  # no room in the temporary directory
+        raise SourceUnavailable(f"journalctl: cannot keep its messages ({exc.strerror};"
+                                f" check {tempfile.gettempdir()})") from None
     read_fd, write_fd = os.pipe()
-    errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed with the pipe
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=write_fd, stderr=errors)
     except OSError as exc:
