@@ -161,3 +161,16 @@ def test_a_global_oom_says_how_much_ram_the_machine_had() -> None:
     assert kill.ram_pages == 114688 and kill.page_size_kb == 4
     assert "The machine had 448.0 MiB of RAM (114688 pages RAM in the report)." in explain(kill).details
     assert not any("of RAM (" in d for d in explain(kill._replace(page_size_kb=None)).details)
+
+
+def test_a_full_cgroup_v2_swap_limit_is_said() -> None:
+    # Docker --memory 8m on cgroup v2: "swap: usage 8192kB, limit 8192kB, failcnt 1832"
+    kill, = events("public-5.15-ubuntu-arm64-docker-cgroupv2-journal-multiline-stats.log")
+    assert kill.swap is not None and kill.swap.limit_kb == kill.swap.usage_kb == 8192
+    assert ("Its swap limit was 8.0 MiB (usage 8.0 MiB): full, so no more of its memory could"
+            " be swapped out.") in explain(kill).details
+    # No swap limit ("max"), no sentence: the 6.7 report's "swap: usage 2112kB, limit 9007199254740988kB"
+    kill = next(e for e in events("public-6.7-arch-cgroupv2-user-service-kmem-mail-indented.log")
+                if e.complete)
+    assert kill.swap is not None and kill.swap.limit_kb is None
+    assert not any("swap limit" in d for d in explain(kill).details)

@@ -282,6 +282,13 @@ def explain(
                 f"Its memory+swap limit was {human_kb(event.memsw.limit_kb)}"
                 f" (usage {human_kb(event.memsw.usage_kb)})."
             )
+        if event.swap and event.swap.limit_kb is not None:  # cgroup v2: memory.swap.max
+            full = event.swap.usage_kb >= event.swap.limit_kb
+            details.append(
+                f"Its swap limit was {human_kb(event.swap.limit_kb)}"
+                f" (usage {human_kb(event.swap.usage_kb)})"
+                + (": full, so no more of its memory could be swapped out." if full else ".")
+            )
         held = _tasks_rss_kb(event)
         if held is not None and usage and held < usage / 2:
             details.append(
