@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,13 @@ def test_live_sleepers_seen_with_any_thread_count() -> None:
     kids = [subprocess.Popen([sleep, "60"]) for _ in range(40)]
     try:
         pids = sorted(k.pid for k in kids)
+        # Popen returns when the child's exec has replaced its memory (a vfork parent is
+        # released in exec_mmap), a moment before exec sets its name (begin_new_exec in
+        # fs/exec.c): wait until every child is named "sleep", or the scan may see "python".
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{pid}/comm").read_text().strip() != "sleep" for pid in pids):
+            assert time.monotonic() < deadline, "the sleep children never got their name"
+            time.sleep(0.01)
         for threads in (1, 3, 16):
             got = native.scan("/proc", pids, threads=threads)
             assert [r[0] for r in got] == pids
