@@ -149,3 +149,22 @@ def test_no_room_for_journalctls_messages_is_a_reason_not_a_traceback(
     assert report.status == "unavailable"
     assert report.reason == (f"journalctl: cannot keep its messages (No space left on device;"
                              f" check {tempfile.gettempdir()})")
+
+
+def test_without_the_c_module_journalctl_prints_json_and_the_events_are_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from oomkit import journal_export
+
+    saved = journal_file(tmp_path)
+    source = Source(name="journal", kind="journal", journal_args=("--file", str(saved)))
+    with open_journal(source.journal_args) as stream:
+        assert b"__CURSOR" not in stream.read()  # export form, turned into our JSON lines
+    exported, _ = read_source(source, tz=local_tz(), offset=0.0)
+    monkeypatch.setattr(journal_export, "native", None)
+    with open_journal(source.journal_args) as stream:
+        assert b'"__CURSOR"' in stream.read()  # journalctl's own JSON
+    as_json, report = read_source(source, tz=local_tz(), offset=0.0)
+    assert report.status == "read"
+    assert len(as_json) == 2
+    assert as_json == exported

@@ -4,7 +4,8 @@
 entries (JSON-escaping every field of every entry), and on a machine that went through
 an OOM storm the journal has millions of kernel entries: journalctl was most of
 `oomkit why`'s time. So the journal is read in export form and each entry becomes one
-line shaped like journalctl's JSON, holding only the fields prefix.parse_line uses.
+line shaped like journalctl's JSON, holding only the fields prefix.parse_line uses. That
+is done in C (oomkit._journalexport); where it is not built, journalctl prints JSON.
 
 The export format (systemd's JOURNAL_EXPORT_FORMATS): an entry is a run of fields and
 ends with an empty line. A field is ``NAME=value\\n`` when the value is printable UTF-8
@@ -20,6 +21,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Callable
 from typing import IO
 
 # What prefix._json_line reads; every other field is dropped.
@@ -45,9 +47,9 @@ def _line(fields: dict[bytes, bytes]) -> bytes:
     return b"{" + b",".join(_KEYS[k] + _json_value(v) for k, v in fields.items()) + b"}\n"
 
 
-def _binary_entry(data: bytes, pos: int) -> tuple[dict[bytes, bytes], int] | None:
-    """The entry at ``pos`` read field by field (it has a binary field, whose value may
-    hold any byte): its fields and where the next entry starts; None if it is cut off."""
+def _entry(data: bytes, pos: int) -> tuple[dict[bytes, bytes], int] | None:
+    """The entry at ``pos``, read field by field (a binary value may hold any byte, blank
+    lines included): its fields and where the next entry starts; None if it is cut off."""
     fields: dict[bytes, bytes] = {}
     end = len(data)
     while True:
@@ -75,38 +77,27 @@ def to_json_lines_py(data: bytes) -> tuple[bytes, int]:
     """The whole entries at the start of ``data`` as JSON lines, and how many bytes of
     ``data`` they took; the rest (an entry cut off) waits for more input.
 
-    The Python twin of oomkit._journalexport.to_json_lines (~40 times slower), used
-    where that is not built; the two are tested to give the same bytes."""
+    The Python twin of oomkit._journalexport.to_json_lines, the same loop (~8 times
+    slower): the reference the C module is tested against, byte for byte."""
     out: list[bytes] = []
     pos = 0
-    while pos < len(data):
-        if data[pos] == 0x0A:  # an empty entry: only its blank line
-            pos += 1
-            continue
-        end = data.find(b"\n\n", pos)
-        if end < 0:
-            break
-        fields: dict[bytes, bytes] = {}
-        for field in data[pos:end].split(b"\n"):
-            name, eq, value = field.partition(b"=")
-            if not eq:  # a binary field: its value may hold "\n\n", so read it by length
-                entry = _binary_entry(data, pos)
-                if entry is None:
-                    return b"".join(out), pos
-                fields, end = entry[0], entry[1] - 2
-                break
-            if name in _KEYS:
-                fields[name] = value
+    while pos < len(data) and (entry := _entry(data, pos)) is not None:
+        fields, pos = entry
         if fields:
             out.append(_line(fields))
-        pos = end + 2
     return b"".join(out), pos
 
 
+Converter = Callable[[bytes], tuple[bytes, int]]
+native: Converter | None
 try:
-    from oomkit._journalexport import to_json_lines
+    from oomkit import _journalexport
 except ImportError:  # pragma: no cover - depends on the build
-    to_json_lines = to_json_lines_py
+    # Not built: log_sources asks journalctl for JSON, which costs it less than this
+    # module's Python twin would.
+    native = None
+else:
+    native = _journalexport.to_json_lines
 
 
 class ExportAsJson(io.RawIOBase):
@@ -116,9 +107,11 @@ class ExportAsJson(io.RawIOBase):
     (journalctl killed by a timeout) is dropped: it is not a whole entry.
     """
 
-    def __init__(self, raw: IO[bytes], chunk: int = 1 << 20) -> None:
+    def __init__(self, raw: IO[bytes], chunk: int = 1 << 20,
+                 convert: Converter | None = None) -> None:
         self._raw = raw
         self._chunk = chunk
+        self._convert = convert or native or to_json_lines_py
         self._pending = b""  # input not yet a whole entry
         self._ready = b""  # output not yet read
         self._done = False
@@ -133,7 +126,7 @@ class ExportAsJson(io.RawIOBase):
                 self._done = True
                 break
             data = self._pending + data
-            self._ready, used = to_json_lines(data)
+            self._ready, used = self._convert(data)
             self._pending = data[used:]
         n = min(len(b), len(self._ready))
         memoryview(b).cast("B")[:n] = self._ready[:n]

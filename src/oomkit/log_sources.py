@@ -255,17 +255,19 @@ def open_journal(args: tuple[str, ...]) -> IO[bytes]:
     """Kernel and OOM-killer entries from journald as JSON lines, streamed.
 
     journalctl prints them in its export format, three times faster than as JSON,
-    and journal_export turns each entry into the JSON line the parser reads."""
+    and journal_export turns each entry into the JSON line the parser reads (in C;
+    without that module journalctl prints the JSON itself)."""
     import shutil
     import subprocess
     import tempfile
 
-    from oomkit.journal_export import ExportAsJson
+    from oomkit import journal_export
 
     exe = shutil.which("journalctl")
     if exe is None:
         raise SourceUnavailable("journalctl: not installed; no journal to read")
-    cmd = [exe, "-o", "export", "--no-pager", "-q", *args, *JOURNAL_MATCHES]
+    form = "export" if journal_export.native is not None else "json"
+    cmd = [exe, "-o", form, "--no-pager", "-q", *args, *JOURNAL_MATCHES]
     try:
         errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed with the pipe
     except OSError as exc:  # no room in the temporary directory
@@ -280,8 +282,11 @@ def open_journal(args: tuple[str, ...]) -> IO[bytes]:
         raise SourceUnavailable(f"journalctl: cannot run it ({exc.strerror})") from None
     finally:
         os.close(write_fd)
+    pipe = _JournalPipe(read_fd, proc, errors)
+    if form == "json":
+        return pipe
     # Buffered: the line selector reads a BufferedReader on its own thread.
-    return io.BufferedReader(ExportAsJson(_JournalPipe(read_fd, proc, errors)))
+    return io.BufferedReader(journal_export.ExportAsJson(pipe))
 
 
 def read_journal(args: tuple[str, ...]) -> bytes:
