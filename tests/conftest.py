@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,3 +42,15 @@ def require_kmsg() -> None:
 def fixture_logs() -> list[Path]:
     """Every captured or public kernel log fixture."""
     return sorted(KERNEL_LOGS.glob("*.log"))
+
+
+NATIVE_MODULES = ("_procscan", "_linecount", "_journalexport")
+
+
+def native_module(name: str) -> Any:
+    """oomkit.<name>, one of the optional C modules, or skip: it was not built (no C
+    compiler at install time; `make test` requires them, see test_native.py)."""
+    try:
+        return importlib.import_module(f"oomkit.{name}")
+    except ImportError:
+        pytest.skip(f"oomkit.{name} is not built (no C compiler at install time)")

@@ -9,35 +9,17 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 from pathlib import Path
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oomkit.journal_export import FIELDS, ExportAsJson, to_json_lines_py
+from oomkit.journal_export import FIELDS, ExportAsJson, native, to_json_lines_py
+from tests.conftest import native_module
 from tests.test_journal_source import CAPTURED, journal_file
 
-try:
-    from oomkit import _journalexport
-except ImportError:  # not built: journal_export.py uses its Python twin
-    _journalexport = None  # type: ignore[assignment]
-
 NAMES = [f.decode() for f in FIELDS]
-
-
-def native() -> object:
-    if _journalexport is None:
-        pytest.skip("oomkit._journalexport is not built (no C compiler at install time)")
-    return _journalexport
-
-
-def test_native_module_is_built_when_required() -> None:
-    if os.environ.get("OOMKIT_REQUIRE_NATIVE") != "1":
-        pytest.skip("OOMKIT_REQUIRE_NATIVE is not set (make test sets it)")
-    assert _journalexport is not None, "oomkit._journalexport failed to build: see the pip output"
 
 
 def field(name: bytes, value: bytes) -> bytes:
@@ -70,10 +52,10 @@ def export(entries_: list[list[tuple[bytes, bytes]]]) -> bytes:
 @settings(max_examples=300)
 def test_native_and_python_give_the_same_bytes(entries_: list[list[tuple[bytes, bytes]]],
                                                cut: int) -> None:
-    native()
+    c = native_module("_journalexport")
     data = export(entries_)
     for chunk in (data, data[:cut]):  # whole, and cut anywhere (an entry left waiting)
-        assert _journalexport.to_json_lines(chunk) == to_json_lines_py(chunk)
+        assert c.to_json_lines(chunk) == to_json_lines_py(chunk)
 
 
 @given(entries)
@@ -116,7 +98,7 @@ def test_real_journal_lines_read_as_journalctl_json(tmp_path: Path) -> None:
     exported = subprocess.run([*args, "-o", "export"], capture_output=True, check=True).stdout
     as_json = subprocess.run([*args, "-o", "json"], capture_output=True, check=True).stdout
     assert b"MESSAGE\n" in exported  # journalctl did use the binary form
-    ours, used = (_journalexport.to_json_lines if _journalexport else to_json_lines_py)(exported)
+    ours, used = (native or to_json_lines_py)(exported)
     assert used == len(exported)
     mine = [json.loads(line) for line in ours.splitlines()]
     theirs = [json.loads(line) for line in as_json.splitlines()]

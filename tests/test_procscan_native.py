@@ -2,14 +2,12 @@
 
 Both read /proc/PID/status and /proc/PID/oom_score_adj and must return the same
 records: on every fake tree, on edge-case files, and on every live PID (where
-the C parser is checked against procfs on the very bytes it read). CI sets
-OOMKIT_REQUIRE_NATIVE=1 (Makefile) so a module that failed to build fails here
-instead of silently leaving `top` on the slower path.
+the C parser is checked against procfs on the very bytes it read). test_native.py
+fails when CI requires the module and it was not built.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
@@ -18,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from oomkit import procfs, procscan
+from tests.conftest import native_module
 
 DATA = Path(__file__).parent / "data"
 TREES = [DATA / "proc" / "v2-zram", DATA / "proc" / "mode2-nopsi"]
@@ -26,14 +25,7 @@ native = procscan._procscan
 
 
 def needs_native() -> None:
-    if native is None:
-        pytest.skip("oomkit._procscan is not built (no C compiler at install time)")
-
-
-def test_native_module_is_built_when_required() -> None:
-    if os.environ.get("OOMKIT_REQUIRE_NATIVE") != "1":
-        pytest.skip("OOMKIT_REQUIRE_NATIVE is not set (make test sets it)")
-    assert native is not None, "oomkit._procscan failed to build: see the pip install output"
+    native_module("_procscan")
 
 
 @pytest.fixture(params=["native", "python"])
