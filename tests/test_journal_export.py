@@ -17,24 +17,9 @@ from hypothesis import strategies as st
 
 from oomkit.journal_export import FIELDS, ExportAsJson, native, to_json_lines_py
 from tests.conftest import native_module
-from tests.test_journal_source import CAPTURED, journal_file
+from tests.test_journal_source import CAPTURED, field, journal_file
 
 NAMES = [f.decode() for f in FIELDS]
-
-
-def field(name: bytes, value: bytes) -> bytes:
-    """One field in export form: text when journalctl would print it so, else binary."""
-    if b"\n" in value or any(c < 0x20 or c == 0x7F for c in value) or not _utf8(value):
-        return name + b"\n" + len(value).to_bytes(8, "little") + value + b"\n"
-    return name + b"=" + value + b"\n"
-
-
-def _utf8(value: bytes) -> bool:
-    try:
-        value.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 names = st.sampled_from([*FIELDS, b"PRIORITY", b"_TRANSPORT", b"__CURSOR", b"X"])

@@ -27,10 +27,25 @@ CAPTURED = KERNEL_LOGS / "local-6.18-memcg-v1-two-ooms-journal-json.log"
 REMOTE = Path("/lib/systemd/systemd-journal-remote")
 
 
+def field(name: bytes, value: bytes) -> bytes:
+    """One field in export form: ``NAME=value``, or, for a value that is not printable
+    UTF-8 on one line, ``NAME``, its length (64-bit little-endian) and its bytes."""
+    if b"\n" in value or any(c < 0x20 or c == 0x7F for c in value) or not _utf8(value):
+        return name + b"\n" + len(value).to_bytes(8, "little") + value + b"\n"
+    return name + b"=" + value + b"\n"
+
+
+def _utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def export_entries(json_lines: bytes, *, repeat: int = 1) -> bytes:
-    """journalctl -o json lines in journal export form (systemd's JOURNAL_EXPORT_FORMATS):
-    ``KEY=value`` lines, or ``KEY``, a 64-bit little-endian length and the bytes for a value
-    with a newline; a blank line ends an entry. Repeats are one hour apart."""
+    """journalctl -o json lines in journal export form (systemd's JOURNAL_EXPORT_FORMATS),
+    a blank line after each entry. Repeats are one hour apart."""
     out = bytearray()
     for n in range(repeat):
         for line in json_lines.splitlines():
@@ -41,10 +56,7 @@ def export_entries(json_lines: bytes, *, repeat: int = 1) -> bytes:
                 data = bytes(value) if isinstance(value, list) else value.encode()
                 if key == "__REALTIME_TIMESTAMP":
                     data = str(int(value) + n * 3_600_000_000).encode()
-                if b"\n" in data:
-                    out += key.encode() + b"\n" + len(data).to_bytes(8, "little") + data + b"\n"
-                else:
-                    out += key.encode() + b"=" + data + b"\n"
+                out += field(key.encode(), data)
             out += b"\n"
     return bytes(out)
 
