@@ -91,7 +91,8 @@ assert REPORTS, Path(KERNEL_LOGS)
 @given(st.sampled_from(REPORTS), st.integers(min_value=256, max_value=8192),
        st.integers(min_value=1, max_value=300))
 def test_reading_on_a_second_thread_changes_nothing(text: str, chunk: int, piece: int) -> None:
-    """A real file is read on a second thread (scan.LineSelector._fill_beside)."""
+    """A stream is read on a second thread (scan.LineSelector._fill_beside); a real file
+    stands for one here (a regular file is read by filescan, see test_filescan.py)."""
     import tempfile
 
     from oomkit.kernel_log.scan import LineSelector, select_lines
@@ -102,7 +103,7 @@ def test_reading_on_a_second_thread_changes_nothing(text: str, chunk: int, piece
         f.flush()
         f.seek(0)
         with open(f.fileno(), "rb", buffering=0, closefd=False) as raw:
-            selector = LineSelector(raw, chunk=chunk, piece=piece)
+            selector = LineSelector(raw, chunk=chunk, piece=piece, two_pass=False)
             assert selector._threaded
             threaded = [(n, line) for n, _off, line in selector]
     assert threaded == list(select_lines(io.BytesIO(data.encode())))
@@ -130,7 +131,7 @@ def test_a_read_error_on_the_reading_thread_reaches_the_caller(tmp_path: Path) -
 
     got: list[tuple[int, int, bytes]] = []
     with Failing(path, "r") as raw:
-        selector = LineSelector(raw, chunk=1 << 16, piece=1 << 14)
+        selector = LineSelector(raw, chunk=1 << 16, piece=1 << 14, two_pass=False)
         assert selector._threaded
         with pytest.raises(OSError, match="Input/output error"):
             got.extend(selector)

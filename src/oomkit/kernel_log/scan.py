@@ -13,9 +13,10 @@ Nothing here opens files: the functions take binary file objects or bytes.
 from __future__ import annotations
 
 import io
+import os
 import re
 from collections.abc import Callable, Iterator
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Union
 
 # mmap, queue, threading and bisect are imported where LineSelector uses them: the
 # daemon imports this package for the assembler only, and each of those modules is
@@ -106,7 +107,7 @@ ANCHOR_OVERLAP = 64
 # about 2,000 processes, or the victim block nohang prints before its action.
 WINDOW = 256 << 10
 
-Scanner = Callable[[Any, int, int], list[int]]
+Scanner = Union["_HyperscanScanner", "_ReScanner"]
 Counter = Callable[[Any, int, int], int]
 
 
@@ -137,7 +138,36 @@ def _newline_counter() -> Counter:
     return lambda view, lo, hi: int(count(view, "\n", lo, hi))
 
 
-def _compile_hyperscan(expressions: list[bytes]) -> Scanner | None:
+class _HyperscanScanner:
+    """``scan(buf, start, end)``: the end offsets of matches in ``buf[start:end]``.
+
+    Hyperscan scans without the GIL, but a scratch space serves one scan at a
+    time: a thread of its own scans with a ``clone()``.
+    """
+
+    def __init__(self, db: Any, scratch: Any) -> None:
+        self._db, self._scratch = db, scratch
+
+    def __call__(self, buf: Any, start: int, end: int) -> list[int]:
+        hits: list[int] = []
+        append = hits.append
+
+        def on_match(_id: int, _start: int, to: int, _flags: int, _ctx: object) -> None:
+            append(start + to)
+
+        part = buf if start == 0 and end == len(buf) else buf[start:end]
+        try:
+            self._db.scan(part, match_event_handler=on_match, scratch=self._scratch)
+        finally:
+            if part is not buf and isinstance(part, memoryview):
+                part.release()  # else a traceback holding it keeps buf from closing
+        return hits
+
+    def clone(self) -> _HyperscanScanner:
+        return _HyperscanScanner(self._db, self._scratch.clone())
+
+
+def _compile_hyperscan(expressions: list[bytes]) -> _HyperscanScanner | None:
     try:
         import hyperscan
     except ImportError:  # not installed, or no wheel for this machine
@@ -146,29 +176,20 @@ def _compile_hyperscan(expressions: list[bytes]) -> Scanner | None:
     db.compile(
         expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions),
     )
-    db.scratch = hyperscan.Scratch(db)
-
-    def scan(buf: Any, start: int, end: int) -> list[int]:
-        hits: list[int] = []
-        append = hits.append
-
-        def on_match(_id: int, _start: int, to: int, _flags: int, _ctx: object) -> None:
-            append(start + to)
-
-        whole = start == 0 and end == len(buf)
-        db.scan(buf if whole else buf[start:end], match_event_handler=on_match)
-        return hits
-
-    return scan
+    return _HyperscanScanner(db, hyperscan.Scratch(db))
 
 
-def _compile_re(expressions: list[bytes]) -> Scanner:
-    pattern = re.compile(b"|".join(expressions))
+class _ReScanner:
+    """The same as _HyperscanScanner with Python's re, which is thread-safe."""
 
-    def scan(buf: Any, start: int, end: int) -> list[int]:
-        return [m.end() for m in pattern.finditer(buf, start, end)]
+    def __init__(self, expressions: list[bytes]) -> None:
+        self._pattern = re.compile(b"|".join(expressions))
 
-    return scan
+    def __call__(self, buf: Any, start: int, end: int) -> list[int]:
+        return [m.end() for m in self._pattern.finditer(buf, start, end)]
+
+    def clone(self) -> _ReScanner:
+        return self
 
 
 _FULL = [re.escape(lit) for lit in _LITERALS] + list(_REGEXES)
@@ -182,7 +203,7 @@ def scanners(use_hyperscan: bool = True) -> tuple[Scanner, Scanner, bool]:
         anchor = _compile_hyperscan(_ANCHORS) if use_hyperscan else None
         full = _compile_hyperscan(_FULL) if use_hyperscan else None
         if anchor is None or full is None:
-            _SCANNERS[use_hyperscan] = (_compile_re(_ANCHORS), _compile_re(_FULL), False)
+            _SCANNERS[use_hyperscan] = (_ReScanner(_ANCHORS), _ReScanner(_FULL), False)
         else:
             _SCANNERS[use_hyperscan] = (anchor, full, True)
     return _SCANNERS[use_hyperscan]
@@ -220,6 +241,15 @@ def _lines_at(buf: mmap.mmap, end: int, hits: list[int]) -> list[tuple[int, int]
     return spans
 
 
+def _is_regular(stream: IO[bytes]) -> bool:
+    import stat
+
+    try:
+        return stream.seekable() and stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
 class LineSelector:
     """Iterate ``(line_number, byte_offset, line_bytes)`` over the lines a report may need.
 
@@ -238,6 +268,7 @@ class LineSelector:
     def __init__(
         self, stream: IO[bytes], *, use_hyperscan: bool = True, chunk: int = CHUNK,
         piece: int = PIECE, first_line: int = 1, first_offset: int = 0,
+        two_pass: bool = True,
     ) -> None:
         self._stream = stream
         self._anchor_scan, self._full_scan, hyperscan = scanners(use_hyperscan)
@@ -247,6 +278,8 @@ class LineSelector:
         # Reading on a second thread pays where a read is a system call (a file, a pipe)
         # and the scan runs without the GIL (Hyperscan; Python's re holds it).
         self._threaded = hyperscan and isinstance(stream, (io.FileIO, io.BufferedReader))
+        # A regular file is read at offsets instead, on more threads (filescan.py).
+        self._two_pass = self._threaded and two_pass and _is_regular(stream)
         self._eof = False
         self._failure: BaseException | None = None
         self.lines = 0
@@ -254,6 +287,18 @@ class LineSelector:
         self._first_offset = first_offset
 
     def __iter__(self) -> Iterator[tuple[int, int, bytes]]:
+        if self._two_pass:
+            from oomkit.kernel_log.filescan import FileSelector, default_threads
+
+            selector = FileSelector(
+                self._stream.fileno(), self._stream.tell(), anchor_scan=self._anchor_scan,
+                full_scan=self._full_scan, count=self._count, threads=default_threads(),
+                first_line=self._first_line, first_offset=self._first_offset,
+                chunk=self._chunk, piece=self._piece,
+            )
+            yield from selector
+            self.lines = selector.lines
+            return
         # An anonymous mapping, for its page alignment (see ALIGN).
         import mmap
 
