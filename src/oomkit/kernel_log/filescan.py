@@ -27,7 +27,7 @@ import os
 import threading
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from oomkit.kernel_log.scan import (
     ANCHOR_OVERLAP,
@@ -61,9 +61,9 @@ def default_threads() -> int:
     return max(1, min(4, len(os.sched_getaffinity(0))))
 
 
-@dataclass
-class _Segment:
-    """What the first pass learned of one segment: offsets count from the start."""
+class _Segment(NamedTuple):
+    """What the first pass learned of one segment: offsets count from the start.
+    (A NamedTuple: `why --json` does not import dataclasses, see quick.py.)"""
 
     stop: int  # where its data ended: short of the plan at the end of the file or an error
     marks: list[tuple[int, int]]  # (offset, newlines from the segment start) per piece
