@@ -203,6 +203,11 @@ def test_line_selector_reads_regular_files_in_two_passes_and_streams_the_rest(
     with open(r, "rb", buffering=0) as pipe, open(w, "wb") as writer:
         assert not LineSelector(pipe)._two_pass
         writer.write(b"x")
+    # A small file is streamed: procfs and sysfs files report sizes that are not theirs.
+    small = tmp_path / "small.log"
+    small.write_bytes(REPORTS[0])
+    with open(small, "rb", buffering=0) as raw:
+        assert not LineSelector(raw)._two_pass
 
 
 def test_lines_longer_than_the_look_around_are_whole(tmp_path: Path) -> None:

@@ -241,11 +241,18 @@ def _lines_at(buf: mmap.mmap, end: int, hits: list[int]) -> list[tuple[int, int]
     return spans
 
 
-def _is_regular(stream: IO[bytes]) -> bool:
+# Smaller files are streamed: the two passes pay only on large ones, and a file of
+# procfs, sysfs or debugfs reports a size (often 0 or 4096) that is not its length.
+TWO_PASS_MIN = 1 << 20
+
+
+def _large_regular(stream: IO[bytes]) -> bool:
     import stat
 
     try:
-        return stream.seekable() and stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+        st = os.fstat(stream.fileno())
+        return (stream.seekable() and stat.S_ISREG(st.st_mode)
+                and st.st_size - stream.tell() >= TWO_PASS_MIN)
     except (OSError, ValueError):
         return False
 
@@ -278,8 +285,8 @@ class LineSelector:
         # Reading on a second thread pays where a read is a system call (a file, a pipe)
         # and the scan runs without the GIL (Hyperscan; Python's re holds it).
         self._threaded = hyperscan and isinstance(stream, (io.FileIO, io.BufferedReader))
-        # A regular file is read at offsets instead, on more threads (filescan.py).
-        self._two_pass = self._threaded and two_pass and _is_regular(stream)
+        # A large regular file is read at offsets instead, on more threads (filescan.py).
+        self._two_pass = self._threaded and two_pass and _large_regular(stream)
         self._eof = False
         self._failure: BaseException | None = None
         self.lines = 0
