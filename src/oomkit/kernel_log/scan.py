@@ -7,6 +7,9 @@ Hyperscan (a multi-pattern matcher made for this: it scans at several GB/s).
 Only the lines it hits are decoded and classified. Where Hyperscan is not
 installed, a pure-Python filter with the same result is used instead.
 
+A large regular file is read at offsets instead, in two passes on every CPU
+(filescan.py); LineSelector hands it over.
+
 Nothing here opens files: the functions take binary file objects or bytes.
 """
 
