@@ -219,3 +219,32 @@ def test_lines_longer_than_the_look_around_are_whole(tmp_path: Path) -> None:
     got = _file(path, segment=16 << 10, chunk=16 << 10)
     assert got == _stream(data)
     assert long in [line for _n, _o, line in got[0]]
+
+
+def test_why_jobs_caps_the_reading_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`why --jobs 1` uses one CPU: the large file is read on one thread."""
+    from oomkit.why import WhyOptions, find_kills
+
+    path = tmp_path / "kern.log"
+    path.write_bytes(_log(REPORTS[:2], 600_000))
+    seen: list[int] = []
+    real_init = FileSelector.__init__
+
+    def init(self: FileSelector, *args: object, **kw: object) -> None:
+        seen.append(kw["threads"])  # type: ignore[arg-type]
+        real_init(self, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(FileSelector, "__init__", init)
+    started: list[str] = []
+    real_start = filescan.threading.Thread.start
+
+    def start(self: filescan.threading.Thread) -> None:
+        started.append(self.name)
+        real_start(self)
+
+    monkeypatch.setattr(filescan.threading.Thread, "start", start)
+    one = find_kills(WhyOptions(files=(str(path),), jobs=1, use_db=False))
+    assert seen == [1] and not started
+    two = find_kills(WhyOptions(files=(str(path),), jobs=2, use_db=False))
+    assert seen == [1, 2] and started  # one 4 MiB segment: the second pass has threads
+    assert [k.event for k in one.kills] == [k.event for k in two.kills] and one.kills

@@ -42,7 +42,9 @@ class WhyOptions(NamedTuple):
     # flight recorder (oomkit daemon): None = its default database when it exists
     db: str | None = None
     use_db: bool = True
-    jobs: int | None = None  # logs read at once (fanout); None = the CPUs, at most 4
+    # CPUs to use: logs read at once (fanout), and threads reading a large file
+    # (kernel_log/filescan.py); None = the CPUs, at most 4
+    jobs: int | None = None
 
 
 class Machine(NamedTuple):
@@ -93,9 +95,10 @@ class WhyResult(NamedTuple):
 
 
 def read_source(
-    source: Source, *, tz: tzinfo, offset: float
+    source: Source, *, tz: tzinfo, offset: float, threads: int | None = None,
 ) -> tuple[list[OomEvent], SourceReport]:
-    """Events from one source; unreadable sources become a report, not an exception."""
+    """Events from one source; unreadable sources become a report, not an exception. A
+    large file is read on up to ``threads`` threads (default: the CPUs, at most 4)."""
     try:
         stream = open_source(source)
     except SourceUnavailable as exc:
@@ -103,7 +106,8 @@ def read_source(
     events: list[OomEvent] = []
     try:
         with stream:
-            for event in parse_stream(stream, source.name, local=tz, reference=mtime(source.path)):
+            for event in parse_stream(stream, source.name, local=tz,
+                                      reference=mtime(source.path), threads=threads):
                 if source.this_boot:
                     event = fill_wall(event, offset, tz)
                 events.append(event)
@@ -341,15 +345,15 @@ def _read_sources(sources: list[Source], opts: WhyOptions, machine: Machine, tz:
                   ) -> list[tuple[list[OomEvent], SourceReport]]:
     """read_source() of each source, several at once when they are large (fanout)."""
     offset = boot_offset()
-
-    def read(source: Source) -> tuple[list[OomEvent], SourceReport]:
-        return read_source(source, tz=tz, offset=offset)
-
-    if any(s.kind == "stdin" for s in sources):
-        return [read(s) for s in sources]  # stdin can be read once, by one process
     from oomkit import fanout
 
     jobs = opts.jobs if opts.jobs is not None else min(4, fanout.cpus())
+
+    def read(source: Source) -> tuple[list[OomEvent], SourceReport]:
+        return read_source(source, tz=tz, offset=offset, threads=jobs)
+
+    if any(s.kind == "stdin" for s in sources):
+        return [read(s) for s in sources]  # stdin can be read once, by one process
     weights = [_weight(s, machine) for s in sources]
     return fanout.read_all(sources, read, weights, jobs=jobs, shared=(tz,))
 

@@ -31,8 +31,9 @@ from oomkit.why import WhyOptions, find_kills
                    " /var/lib/oomkit/oomkit.db, when it exists).")
 @click.option("--no-db", is_flag=True, help="Do not read the daemon's database.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), metavar="N",
-              help="Parse up to N large logs at once, in separate processes (default: the"
-                   " CPUs, at most 4; 1 = one after another).")
+              help="Use up to N CPUs: large logs are parsed at once in separate processes,"
+                   " and a large file is read on N threads (default: the CPUs, at most 4;"
+                   " 1 = one after another, on one thread).")
 def command(
     target: str | None, files: tuple[str, ...], journal_file: str | None, since: str | None,
     until: str | None, boot: str | None, show_all: bool, no_journal: bool, this_boot: bool,

@@ -77,14 +77,16 @@ def parse_stream(
     local: tzinfo = timezone.utc,
     reference: datetime | None = None,
     use_hyperscan: bool = True,
+    threads: int | None = None,
 ) -> Iterator[OomEvent]:
-    """Every event in a byte stream, reading only the lines a report can need.
+    """Every event in a byte stream, reading only the lines a report can need; a large
+    file on up to ``threads`` threads (default: the CPUs, at most 4).
 
     If reading fails midway (a truncated .gz, an I/O error), the events read
     so far are yielded before the error is raised.
     """
     asm = Assembler()
-    selected = LineSelector(stream, use_hyperscan=use_hyperscan)
+    selected = LineSelector(stream, use_hyperscan=use_hyperscan, threads=threads)
     try:
         yield from feed_selected(asm, selected, path, local=local, reference=reference)
     except BaseException:

@@ -278,7 +278,7 @@ class LineSelector:
     def __init__(
         self, stream: IO[bytes], *, use_hyperscan: bool = True, chunk: int = CHUNK,
         piece: int = PIECE, first_line: int = 1, first_offset: int = 0,
-        two_pass: bool = True,
+        two_pass: bool = True, threads: int | None = None,
     ) -> None:
         self._stream = stream
         self._anchor_scan, self._full_scan, hyperscan = scanners(use_hyperscan)
@@ -290,6 +290,7 @@ class LineSelector:
         self._threaded = hyperscan and isinstance(stream, (io.FileIO, io.BufferedReader))
         # A large regular file is read at offsets instead, on more threads (filescan.py).
         self._two_pass = self._threaded and two_pass and _large_regular(stream)
+        self._threads = threads  # for the two passes; None: filescan.default_threads()
         self._eof = False
         self._failure: BaseException | None = None
         self.lines = 0
@@ -302,7 +303,8 @@ class LineSelector:
 
             selector = FileSelector(
                 self._stream.fileno(), self._stream.tell(), anchor_scan=self._anchor_scan,
-                full_scan=self._full_scan, count=self._count, threads=default_threads(),
+                full_scan=self._full_scan, count=self._count,
+                threads=self._threads or default_threads(),
                 first_line=self._first_line, first_offset=self._first_offset,
                 chunk=self._chunk, piece=self._piece,
             )
