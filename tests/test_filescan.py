@@ -60,7 +60,7 @@ def _file(path: Path, *, fast: bool = True, **kw: object) -> tuple[list[tuple[in
         os.close(fd)
 
 
-SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[
     HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
@@ -95,8 +95,9 @@ def test_same_lines_as_the_stream_whatever_the_cuts(
     assert got == want
     assert got[1] == data.count(b"\n") + cut_last
     far = [line for _n, _o, line in got[0] if line == LONELY]
-    # The LONELY line is selected only where a report is near it.
-    assert (len(far) < len(reports) + 1) if gap > 2 * filescan.WINDOW else far
+    # The LONELY line is selected only near a report (one with an anchor: some excerpts
+    # have none, and then nothing is selected).
+    assert not far if gap > 2 * filescan.WINDOW else (far or not got[0])
 
 
 def test_python_re_scanners_give_the_same_lines(tmp_path: Path) -> None:
