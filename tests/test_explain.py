@@ -47,9 +47,21 @@ def test_memcg_kill_names_the_cgroup_limit_and_how_to_raise_it_on_v1() -> None:
     assert any("total-vm" in d and "not memory in use" in d for d in x.details)
 
 
-def test_v2_remedy_uses_memory_max() -> None:
-    (e,) = events("local-6.18-memcg-v1-3tasks-adj500-dmesg.log")
-    x = explain(e, cgroup_version=2)
+def test_the_reports_cgroup_version_decides_the_files_named() -> None:
+    """A log read here may come from a machine of the other version: the report's own
+    lines say which ("swap:" on v2, "memory+swap:" and "kmem:" on v1)."""
+    (v1,) = events("local-6.18-memcg-v1-3tasks-adj500-dmesg.log")
+    x = explain(v1, cgroup_version=2)
+    assert any("/sys/fs/cgroup/memory/oomkit-fixture-3tasks/memory.limit_in_bytes" in r
+               for r in x.remedies)
+    v2 = events("public-6.5-nixos-cgroupv2-user-app-scope-over-limit.log")[0]
+    assert v2.swap is not None and v2.memsw is None
+    plain = v2._replace(memcg="/batch/job7")
+    x = explain(plain, owner=owner_of(plain.memcg), cgroup_version=1)
+    assert any("/sys/fs/cgroup/batch/job7/memory.max` (cgroup v2)" in r for r in x.remedies)
+    # A report without those lines: this machine's version, as the caller says.
+    bare = v1._replace(memsw=None, kmem=None, swap=None)
+    x = explain(bare, cgroup_version=2)
     assert any("/sys/fs/cgroup/oomkit-fixture-3tasks/memory.max" in r for r in x.remedies)
 
 
@@ -174,3 +186,40 @@ def test_a_full_cgroup_v2_swap_limit_is_said() -> None:
                 if e.complete)
     assert kill.swap is not None and kill.swap.limit_kb is None
     assert not any("swap limit" in d for d in explain(kill).details)
+
+
+AKS = "public-5.15-aks-cgroupv2-node-allocatable-oom-group-npd-syslog.log"
+
+
+def test_the_kubelets_cgroups_above_the_pods_are_named() -> None:
+    from oomkit.owner import kube_qos
+
+    for path, name in [
+        ("/kubepods.slice", "all Kubernetes pods on the node"),
+        ("/kubepods", "all Kubernetes pods on the node"),
+        ("/kubepods/burstable", "the node's Burstable Kubernetes pods"),
+        ("/kubepods.slice/kubepods-besteffort.slice", "the node's BestEffort Kubernetes pods"),
+    ]:
+        owner = owner_of(path)
+        assert owner is not None and (owner.kind, owner.name) == ("kubernetes-pods", name)
+    uid = "0b7c2a7e-1111-2222-3333-444455556666"
+    assert kube_qos(f"/kubepods/besteffort/pod{uid}/" + "c" * 64) == "BestEffort"
+    assert kube_qos(f"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod"
+                    f"{uid.replace('-', '_')}.slice/cri-containerd-{'d' * 64}.scope") == "Burstable"
+    assert kube_qos(f"/kubepods/pod{uid}/" + "e" * 64) == "Guaranteed"
+    assert kube_qos("/kubepods.slice") is None and kube_qos("/system.slice/x.service") is None
+
+
+def test_all_pods_of_a_node_filling_their_cgroup() -> None:
+    """A real AKS report: the node's allocatable cgroup was full, the victim's BestEffort
+    pod had no limit, and memory.oom.group killed the rest of its container."""
+    (e,) = events(AKS)  # node-problem-detector's quotes of the kill lines are no kills
+    assert (e.memcg, e.victim and e.victim.pid) == ("/kubepods.slice", 7788)
+    assert [v.pid for v in e.extra_victims] == [7620, 7656, 7657, 7712]
+    x = explain(e, owner=owner_of(e.memcg), cgroup_version=1)
+    assert "(all Kubernetes pods on the node) reached its limit of 7.1 GiB" in x.verdict
+    text = " ".join(x.remedies)
+    assert "pod a5d8fdd1-1369-469e-8a7d-2c1047529435 (BestEffort: it had no memory" in text
+    assert "resources.limits.memory" in text
+    assert "memory.max" not in text and "limit_in_bytes" not in text  # not an echo
+    assert "Guaranteed" in text and "OOMScoreAdjust=" not in text

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from oomkit.models import EventKind, Killer, OomEvent, TaskRow
+from oomkit.owner import kube_qos, owner_of
 from oomkit.procmodels import CgroupNow, Owner
 from oomkit.units import human_kb
 
@@ -44,9 +45,46 @@ def _owner_words(owner: Owner | None) -> str:
     return f" ({owner.name})"
 
 
+def _report_version(event: OomEvent) -> int | None:
+    """The cgroup version the report shows (mm/memcontrol.c, mem_cgroup_print_oom_meminfo):
+    v2 prints a ``swap:`` line, v1 ``memory+swap:`` and ``kmem:``. It decides the remedy's
+    file names: a log read here may come from a machine whose version is not this one's."""
+    if event.swap is not None:
+        return 2
+    if event.memsw is not None or event.kmem is not None:
+        return 1
+    return None
+
+
+def _all_pods_remedy(event: OomEvent, owner: Owner) -> str:
+    """The pods on a node share the kubelet's cgroup (its limit: the node's allocatable
+    memory, capacity minus kube-reserved and system-reserved), and the kernel kills the
+    worst of all of them when they fill it together."""
+    pod = owner_of(event.task_memcg)
+    qos = kube_qos(event.task_memcg)
+    who = _who(event)
+    where = (
+        f"{who} was in pod {pod.pod_uid} ({qos}"
+        + (": it had no memory request or limit" if qos == "BestEffort" else "")
+        + (": its memory limit is above its request, or some containers have none"
+           if qos == "Burstable" else "")
+        + "). "
+    ) if pod is not None and pod.pod_uid and qos else ""
+    return (
+        f"The cgroup of {owner.name} hit the kubelet's limit, so the kernel chose among all of"
+        f" their processes. {where}Give each container a memory limit"
+        " (resources.limits.memory), so that one that grows is killed alone at its own limit,"
+        " and memory requests close to what the pods use, so that the scheduler does not put"
+        " more on the node than it holds; or give the node more memory."
+    )
+
+
 def _limit_remedy(
     event: OomEvent, owner: Owner | None, now: CgroupNow | None, version: int | None
 ) -> str:
+    if owner is not None and owner.kind == "kubernetes-pods":
+        return _all_pods_remedy(event, owner)
+    version = _report_version(event) or (now.version if now is not None else version)
     path = event.memcg or "?"
     limit = event.memory.limit_kb if event.memory else None
     bigger = f"{max(1, (limit or 0) * 2 // 1024)}M" if limit else "a larger value"
@@ -67,7 +105,7 @@ def _limit_remedy(
             "Raise resources.limits.memory of that container in the pod spec (and the request"
             " with it), if it really needs more; the kubelet reports this as OOMKilled."
         )
-    if (now.version if now is not None else version) == 1:
+    if version == 1:
         return (
             f"Raise the limit: `echo {bigger} > /sys/fs/cgroup/memory{path}/memory.limit_in_bytes`"
             " (cgroup v1), or change it where the cgroup is created."
@@ -389,10 +427,22 @@ def explain(
             f"Reduce what {v.name} needs (process smaller batches, cap its caches or heap, e.g."
             " -Xmx for Java), or find the growth with `oomkit timeline` from the recorder."
         )
-    remedies.append(
-        "Protect what must survive with a negative oom_score_adj (`oomkit protect PID --protect`"
-        " or OOMScoreAdjust= in its unit); the next-highest process then dies instead."
-    )
+    if kube_qos(event.task_memcg) is not None:
+        # The kubelet sets every container's oom_score_adj from its pod's QoS class and
+        # resets what is written by hand (Kubernetes docs, "Node-pressure Eviction",
+        # "Node out of memory behavior").
+        remedies.append(
+            "To protect a pod, make it Guaranteed (memory requests equal to limits): the"
+            " kubelet gives its processes oom_score_adj -997, where BestEffort pods get 1000"
+            " and Burstable ones between 2 and 999; a value written by hand lasts until the"
+            " container restarts."
+        )
+    else:
+        remedies.append(
+            "Protect what must survive with a negative oom_score_adj (`oomkit protect PID"
+            " --protect` or OOMScoreAdjust= in its unit); the next-highest process then dies"
+            " instead."
+        )
     return Explanation(headline(event), verdict, tuple(details), tuple(remedies))
 
 

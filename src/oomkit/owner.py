@@ -11,7 +11,9 @@ The path is what the kernel prints (``task_memcg=``/``oom_memcg=``) or what
   ``crio-<id>``;
 * Kubernetes: ``/kubepods/burstable/pod<uid>/<container id>`` (cgroupfs) and
   ``/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod<uid with _>.slice/
-  cri-containerd-<id>.scope`` (systemd);
+  cri-containerd-<id>.scope`` (systemd); above the pods, the kubelet's cgroup of all
+  of them (``/kubepods``, ``/kubepods.slice``), whose limit is the node's allocatable
+  memory, and its QoS classes' (``burstable``, ``besteffort``);
 * LXC/LXD: ``/lxc/<name>``, ``/lxc.payload.<name>``, ``/lxc.payload/<name>``.
 """
 
@@ -26,6 +28,12 @@ _POD = re.compile(r"pod(?P<uid>[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9
 _CONTAINER = re.compile(
     rf"(?:(?P<kind>docker|libpod|cri-containerd|crio|containerd)-)?(?P<id>{_HEX})(?:\.scope)?$"
 )
+# The kubelet's cgroups above the pods (pkg/kubelet/cm/qos_container_manager_linux.go):
+# Guaranteed pods sit right under the node's, the others under their class's.
+_KUBE_PODS = re.compile(
+    r"^/kubepods(?:\.slice)?(?:/kubepods-(?P<s>burstable|besteffort)\.slice|/(?P<f>burstable|besteffort))?$"
+)
+_QOS = {"burstable": "Burstable", "besteffort": "BestEffort"}
 _LXC = re.compile(r"^/lxc(?:\.payload)?[./](?P<name>[^/]+)")
 _USER_SLICE = re.compile(r"user-(?P<uid>\d+)\.slice")
 _USER_SERVICE = re.compile(r"user@(?P<uid>\d+)\.service")
@@ -46,6 +54,11 @@ def owner_of(path: str | None) -> Owner | None:
         return None
     parts = [p for p in path.split("/") if p]
     leaf = parts[-1]
+    node = _KUBE_PODS.match(path)
+    if node:
+        qos = node.group("s") or node.group("f")
+        return Owner(kind="kubernetes-pods", name=f"the node's {_QOS[qos]} Kubernetes pods"
+                     if qos else "all Kubernetes pods on the node")
     pod = _POD.search(path)
     if pod and "kubepods" in path:
         uid = pod.group("uid").replace("_", "-")
@@ -88,3 +101,15 @@ def owner_of(path: str | None) -> Owner | None:
     if user_uid is not None:
         return Owner(kind="user-session", name=f"uid {user_uid}", user=user_uid)
     return Owner(kind="cgroup", name=path)
+
+
+def kube_qos(path: str | None) -> str | None:
+    """The QoS class of the Kubernetes pod a cgroup path is in, from where the kubelet
+    put it: under ``besteffort`` or ``burstable``, or right under ``kubepods``
+    (Guaranteed). None outside a pod."""
+    if not path or "kubepods" not in path or not _POD.search(path):
+        return None
+    for qos, name in _QOS.items():
+        if f"/kubepods-{qos}.slice/" in path or f"/kubepods/{qos}/" in path:
+            return name
+    return "Guaranteed"

@@ -17,7 +17,8 @@ class Owner(NamedTuple):
     """Who a cgroup path belongs to: a systemd unit, a container, a pod."""
 
     kind: str  # "systemd-unit", "user-session", "docker", "podman", "containerd",
-    # "kubernetes", "lxc", "machine", "cgroup"
+    # "kubernetes", "kubernetes-pods" (the kubelet's cgroup of all pods, or of a QoS
+    # class), "lxc", "machine", "cgroup"
     name: str
     unit: str | None = None
     container_id: str | None = None
