@@ -71,6 +71,13 @@ class _GzipRaw(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def close(self) -> None:
+        # The compressed file is ours to close: the caller holds only this wrapper.
+        try:
+            self._raw.close()
+        finally:
+            super().close()
+
     def readinto(self, b: memoryview | bytearray) -> int:  # type: ignore[override]
         view = memoryview(b).cast("B")
         want = len(view)
