@@ -261,3 +261,46 @@ def test_every_compressed_format_reads_like_the_plain_log(tmp_path: Path) -> Non
     p = run(["why", "--json", "--file", str(tmp_path / "kern.log.3.zst")])
     no_traceback(p)
     assert p.returncode == 1 and "zstd-compressed logs are not supported yet" in p.stderr
+
+
+def test_since_skips_logs_last_written_before_the_window(tmp_path: Path) -> None:
+    """A rotated log whose last write is older than --since holds nothing in the window:
+    it is not read, and says so; one written within the slack, or later, is read."""
+    import time as _time
+    from datetime import datetime, timedelta, timezone
+
+    from oomkit.commands import why_json
+    from oomkit.render import sources_text
+    from oomkit.why import Machine, WhyOptions, find_kills
+
+    logs = tmp_path / "log"
+    logs.mkdir()
+    report = (KERNEL_LOGS / "local-6.18-memcg-v1-two-ooms-rsyslog-imklog-rfc3339.log").read_bytes()
+    now = _time.time()
+    for name, age_h in [("kern.log.2.gz", 72), ("kern.log.1", 1.5), ("kern.log", 0)]:
+        path = logs / name
+        path.write_bytes(gzip.compress(report) if name.endswith(".gz") else report)
+        os.utime(path, (now - age_h * 3600, now - age_h * 3600))
+    machine = Machine(kmsg=tmp_path / "no-kmsg", log_dir=logs, proc_root=tmp_path)
+    since = datetime.now(timezone.utc) - timedelta(hours=1)
+    result = find_kills(WhyOptions(since=since, use_journal=False, use_db=False), machine)
+    status = {Path(s.name).name: s.status for s in result.sources}
+    assert status == {"kmsg": "unavailable", "kern.log.2.gz": "skipped",
+                      "kern.log.1": "read", "kern.log": "read"}
+    assert [n for n in sources_text(result) if "kern.log.2.gz" in n] == [
+        f"note: 1 rotated or old log(s) last written before --since were not read: {logs}/kern.log.2.gz"]
+    assert why_json.status(result, explicit=False) == 0
+    everything = find_kills(WhyOptions(use_journal=False, use_db=False), machine)
+    assert {Path(s.name).name: s.status for s in everything.sources}["kern.log.2.gz"] == "read"
+
+
+def test_closing_a_gzip_source_closes_its_file(tmp_path: Path) -> None:
+    from oomkit.log_sources import open_any
+
+    path = tmp_path / "kern.log.2.gz"
+    path.write_bytes(gzip.compress(LOCAL.read_bytes()))
+    raw = open(path, "rb", buffering=0)  # noqa: SIM115 - closed through the wrapper
+    stream = open_any(raw)
+    assert stream.read(10) == LOCAL.read_bytes()[:10]
+    stream.close()
+    assert raw.closed

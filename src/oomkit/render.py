@@ -313,7 +313,8 @@ def no_kills_text(result: WhyResult, tz: tzinfo | None) -> list[str]:
 
 def sources_text(result: WhyResult, prefix: str = "note: ") -> list[str]:
     """One line per source that could not be read, and notes about the search."""
-    lines = [f"{prefix}{s.reason}" for s in result.sources if s.status != "read" and s.reason]
+    lines = [f"{prefix}{s.reason}" for s in result.sources
+             if s.status not in ("read", "skipped") and s.reason]  # skipped: one note
     return lines + [f"note: {n}" for n in result.notes]
 
 

@@ -26,7 +26,8 @@ def write(result: WhyResult, tz: tzinfo, *, explicit: bool) -> int:
 
 def status(result: WhyResult, *, explicit: bool) -> int:
     """1 when a log the user named could not be read (fully), or no source could be read."""
-    failed = [s for s in result.sources if s.status != "read"]
+    failed = [s for s in result.sources if s.status not in ("read", "skipped")]
     if explicit and failed:
         return 1
-    return 1 if result.sources and len(failed) == len(result.sources) else 0
+    tried = [s for s in result.sources if s.status != "skipped"]
+    return 1 if tried and len(failed) == len(tried) else 0
