@@ -304,3 +304,11 @@ def test_closing_a_gzip_source_closes_its_file(tmp_path: Path) -> None:
     assert stream.read(10) == LOCAL.read_bytes()[:10]
     stream.close()
     assert raw.closed
+
+
+@pytest.mark.parametrize("argv", [["why", "³", "--no-journal", "--no-db"], ["protect", "²", "--adj", "5"]])
+def test_digits_that_are_not_decimal_are_not_pids(argv: list[str]) -> None:
+    """str.isdigit() is true for "³", which int() refuses: a traceback before."""
+    p = run(argv)
+    no_traceback(p)
+    assert p.returncode in (0, 1, 2), p.stderr

@@ -187,7 +187,7 @@ def _keyed(text: str | None) -> dict[str, int]:
     out: dict[str, int] = {}
     for line in (text or "").splitlines():
         key, _, value = line.partition(" ")
-        if value.strip().isdigit():
+        if value.strip().isdecimal():
             out[key] = int(value)
     return out
 
@@ -203,7 +203,7 @@ def read_memory(h: Hierarchy, path: str, page_size: int = procfs.PAGE_SIZE) -> C
 
     def num(name: str) -> int | None:
         text = get(name)
-        return int(text) if text and text.strip().isdigit() else None
+        return int(text) if text and text.strip().isdecimal() else None
 
     if h.version == 2:
         events = _keyed(get("memory.events"))

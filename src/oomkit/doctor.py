@@ -82,7 +82,7 @@ def _zram(sys_root: Path, swaps: tuple[procfs.SwapDevice, ...]) -> tuple[ZramDev
         algo = next((w.strip("[]") for w in algo_text.split() if w.startswith("[")), None)
         mm = (procfs.read_optional(d / "mm_stat") or "").split()
         nums = [int(x) for x in mm[:3]] if len(mm) >= 3 else [None, None, None]
-        out.append(ZramDevice(name, int(size) if size and size.strip().isdigit() else 0, algo,
+        out.append(ZramDevice(name, int(size) if size and size.strip().isdecimal() else 0, algo,
                               nums[0], nums[1], nums[2]))
     return tuple(out)
 

@@ -260,7 +260,7 @@ def _unoctal(field: str) -> str:
         return field
     out, i = [], 0
     while i < len(field):
-        if field[i] == "\\" and field[i + 1 : i + 4].isdigit():
+        if field[i] == "\\" and field[i + 1 : i + 4].isdecimal():
             out.append(chr(int(field[i + 1 : i + 4], 8)))
             i += 4
         else:
@@ -326,7 +326,7 @@ def parse_cgroup(text: str) -> tuple[CgroupLine, ...]:
     out = []
     for line in text.splitlines():
         parts = line.split(":", 2)
-        if len(parts) == 3 and parts[0].isdigit():
+        if len(parts) == 3 and parts[0].isdecimal():
             ctrl = tuple(c for c in parts[1].split(",") if c)
             out.append(CgroupLine(int(parts[0]), ctrl, parts[2]))
     return tuple(out)
@@ -478,7 +478,7 @@ def list_pids(proc_root: StrPath = PROC) -> list[int]:
         names = os.listdir(proc_root)
     except OSError as exc:
         raise _translate(exc, str(proc_root), None) from exc
-    return sorted(int(n) for n in names if n.isdigit())
+    return sorted(int(n) for n in names if n.isdecimal())
 
 
 def scan_processes(proc_root: StrPath = PROC, **kwargs: Any) -> list[ProcessSnapshot]:

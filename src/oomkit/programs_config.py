@@ -117,7 +117,7 @@ def _exitcodes(v: Any) -> tuple[int, ...]:
         items = [x.strip() for x in v.split(",") if x.strip()]
     out = []
     for x in items:
-        if isinstance(x, str) and x.isdigit():
+        if isinstance(x, str) and x.isdecimal():
             x = int(x)
         out.append(_int(x, 0, 255))
     return tuple(out)

@@ -93,7 +93,7 @@ def write_adj(pid: int | str, value: int, *, proc_root: procfs.StrPath = procfs.
             raise ProcessGone(f"PID {pid} exited before its oom_score_adj was set") from exc
         if exc.errno in (errno.EACCES, errno.EPERM):
             raise AccessDenied(privilege_message(
-                int(pid) if str(pid).isdigit() else os.getpid(), name or str(pid),
+                int(pid) if str(pid).isdecimal() else os.getpid(), name or str(pid),
                 old if old is not None else 0, value)) from exc
         if exc.errno == errno.EINVAL:
             raise UsageError(f"the kernel rejected oom_score_adj {value} for PID {pid}") from exc

@@ -114,7 +114,7 @@ def matches(m: Match, p: ProcessFacts) -> bool:
     if m.key == "cmdline":
         return m.regex is not None and m.regex.search(p.cmdline) is not None
     if m.key == "user":
-        return m.value == p.user or (m.value.isdigit() and int(m.value) == p.uid)
+        return m.value == p.user or (m.value.isdecimal() and int(m.value) == p.uid)
     if m.key == "unit":
         parts = [x for x in (p.cgroup or "").split("/") if x]
         return any(fnmatchcase(c, m.value) for c in ([p.unit] if p.unit else []) + parts)

@@ -182,7 +182,7 @@ def _sort_key(e: OomEvent) -> tuple[float, float]:
 
 def _matches(e: OomEvent, target: str) -> bool:
     v = e.victim
-    if target.isdigit():
+    if target.isdecimal():
         pid = int(target)
         return (v is not None and v.pid == pid) or any(x.pid == pid for x in e.extra_victims)
     if v is not None and v.name is not None and (v.name == target or v.name == target[:15]):

@@ -171,7 +171,7 @@ def _json_line(line: str) -> LogLine | None:
     wall = None
     raw = None
     rt = obj.get("__REALTIME_TIMESTAMP")
-    if isinstance(rt, str) and rt.isdigit():
+    if isinstance(rt, str) and rt.isdecimal():
         raw = rt
         try:
             wall = datetime.fromtimestamp(int(rt) / 1e6, tz=timezone.utc)
@@ -179,7 +179,7 @@ def _json_line(line: str) -> LogLine | None:
             wall = None  # a hand-edited stamp beyond year 9999: no wall time, not a guess
     uptime = None
     mono = obj.get("_SOURCE_MONOTONIC_TIMESTAMP")
-    if isinstance(mono, str) and mono.isdigit():
+    if isinstance(mono, str) and mono.isdecimal():
         uptime = int(mono) / 1e6
     text, up2, _ = _strip_kernel_stamp(msg)
     ident = obj.get("SYSLOG_IDENTIFIER")
@@ -267,7 +267,7 @@ def parse_line(
         parsed = _json_line(line)
         if parsed is not None:
             return parsed
-    if c.isdigit():
+    if c.isdecimal():
         m = _KMSG.match(line)
         if m:
             text = m.group(6)

@@ -122,7 +122,7 @@ def _event(
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value is not None and value.lstrip("-").isdigit() else None
+    return int(value) if value is not None and value.lstrip("-").isdecimal() else None
 
 
 class UserspaceTracker:

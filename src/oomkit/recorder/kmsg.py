@@ -128,7 +128,7 @@ class KmsgFollower:
             return True
         head, _, _ = text.partition(";")
         parts = head.split(",", 2)
-        seq = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+        seq = int(parts[1]) if len(parts) > 1 and parts[1].isdecimal() else None
         self._ready.extend(asm.feed(line, SourceRef("kmsg", seq)))
         if not self._terminal and any(t in line.text for t in _TERMINAL):
             self._terminal = True

@@ -260,7 +260,7 @@ class ProcessTracker:
             new = [pid for pid in probe if pid not in self.procs and self._is_process(pid)]
             return (self.adopt(new, now, ts) if new else []), []
         try:
-            listed = {int(n) for n in os.listdir(self.root) if n.isdigit()}
+            listed = {int(n) for n in os.listdir(self.root) if n.isdecimal()}
         except OSError:
             return [], []
         self._no_mm &= listed
@@ -305,7 +305,7 @@ class ProcessTracker:
         """Every process: (all tracked, new, gone, renamed); growth since the last full scan."""
         by_pid = cgroups.pids_by_cgroup(self.hierarchy) if self.hierarchy is not None else {}
         try:
-            listed = sorted(int(n) for n in os.listdir(self.root) if n.isdigit())
+            listed = sorted(int(n) for n in os.listdir(self.root) if n.isdecimal())
         except OSError:
             return list(self.procs.values()), [], [], []
         self._no_mm.clear()

@@ -90,7 +90,7 @@ def find_processes(
 ) -> list[RecordedProcess]:
     """Processes recorded under ``target`` (a pid, or a name: comm or argv[0]'s basename),
     alive at some point in the window, most recently seen first."""
-    if target.isdigit():
+    if target.isdecimal():
         rows = conn.execute(f"SELECT {_PROC_COLS} FROM procs p WHERE p.pid = ?",  # noqa: S608
                             (int(target),)).fetchall()
     else:

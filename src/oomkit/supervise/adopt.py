@@ -79,7 +79,7 @@ def take_lock(state_dir: Path, name: str) -> JobLock | int | None:
                     text = path.read_text().strip()
                 except OSError:
                     text = ""
-                return int(text) if text.isdigit() else 0
+                return int(text) if text.isdecimal() else 0
             raise
         # The holder we waited for may have unlinked the file before unlocking: a lock on
         # an unlinked inode guards nothing, so check that the path is still our file.

@@ -150,7 +150,7 @@ def _status_kb(text: str, key: str) -> int | None:
     for line in text.splitlines():
         if line.startswith(key + ":"):
             parts = line.split()
-            return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+            return int(parts[1]) if len(parts) > 1 and parts[1].isdecimal() else None
     return None
 
 

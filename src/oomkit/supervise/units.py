@@ -66,7 +66,7 @@ def parse_signal(value: str | int) -> int:
         raise ValueError("a signal is a name like TERM or a number")
     if isinstance(value, int):
         number = value
-    elif value.strip().isdigit():
+    elif value.strip().isdecimal():
         number = int(value.strip())
     else:
         name = value.strip().upper()

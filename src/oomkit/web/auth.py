@@ -43,7 +43,7 @@ def hash_password(password: str, *, iterations: int = ITERATIONS, salt: bytes | 
 
 def _split(stored: str) -> tuple[int, bytes, bytes]:
     parts = stored.split("$")
-    if len(parts) != 4 or parts[0] != ALGORITHM or not parts[1].isdigit():
+    if len(parts) != 4 or parts[0] != ALGORITHM or not parts[1].isdecimal():
         raise ValueError(f"expected {ALGORITHM}$ITERATIONS$SALT$HASH, as printed by"
                          " `oomkit web --hash-password`")
     iterations = int(parts[1])
@@ -150,13 +150,13 @@ def host_name(host_header: str | None) -> str | None:
         if end < 0:
             return None
         rest = h[end + 1:]
-        if rest and not (rest.startswith(":") and rest[1:].isdigit()):
+        if rest and not (rest.startswith(":") and rest[1:].isdecimal()):
             return None
         return h[1:end]
     name, sep, port = h.rpartition(":")
     if not sep:
         return h
-    if not port.isdigit() or not name:
+    if not port.isdecimal() or not name:
         return None
     return name
 

@@ -53,7 +53,7 @@ def is_loopback(host: str) -> bool:
 def parse_listen(text: str) -> Listen:
     """``ADDR:PORT``, ``[V6]:PORT`` or a bare ``PORT`` (on 127.0.0.1); ValueError says what is wrong."""
     text = text.strip()
-    if text.isdigit():
+    if text.isdecimal():
         host, port_s = "127.0.0.1", text
     elif text.startswith("["):
         host, sep, port_s = text[1:].partition("]:")
@@ -69,7 +69,7 @@ def parse_listen(text: str) -> Listen:
             host = str(ipaddress.ip_address(host))
         except ValueError:
             raise ValueError(f"{text!r}: {host!r} is not an IP address (or localhost)") from None
-    if not port_s.isdigit() or not 0 <= int(port_s) <= 65535:
+    if not port_s.isdecimal() or not 0 <= int(port_s) <= 65535:
         raise ValueError(f"{text!r}: the port must be a number from 0 to 65535")
     return Listen(host, int(port_s))
 
