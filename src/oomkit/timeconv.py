@@ -66,7 +66,10 @@ def parse_when(text: str, now: datetime, tz: tzinfo) -> datetime:
     t = text.strip().lower()
     m = _RELATIVE.match(t)
     if m:
-        return now - timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+        try:
+            return now - timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+        except OverflowError:  # more days than timedelta holds, or before year 1
+            raise UsageError(f"cannot go back {text.strip()!r}: that is before year 1") from None
     if t in ("now",):
         return now
     if t in ("today", "yesterday"):
