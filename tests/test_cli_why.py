@@ -312,3 +312,30 @@ def test_digits_that_are_not_decimal_are_not_pids(argv: list[str]) -> None:
     p = run(argv)
     no_traceback(p)
     assert p.returncode in (0, 1, 2), p.stderr
+
+
+def test_a_since_further_back_than_year_one_is_one_line() -> None:
+    p = run(["why", "--since", "99999999999d", "--no-journal", "--no-db"])
+    no_traceback(p)
+    assert p.returncode == 2 and "before year 1" in p.stderr
+
+
+def test_a_pid_above_the_kernels_limit_is_not_a_pid() -> None:
+    p = run(["protect", "999999999999999999999", "--adj", "5"])
+    no_traceback(p)
+    assert p.returncode == 2 and "not a PID: 999999999999999999999" in p.stderr
+
+
+def test_file_dev_kmsg_is_read_as_kmsg_not_waited_on(tmp_path: Path) -> None:
+    """Read as a plain file, /dev/kmsg blocks at its end; --file /dev/kmsg (or a node
+    of the same device elsewhere) is read like the kmsg source."""
+    from oomkit.log_sources import file_source
+
+    assert file_source("/dev/kmsg").kind == "kmsg"
+    assert file_source(str(LOCAL)).kind == "file"
+    if os.geteuid() != 0:
+        pytest.skip("reading /dev/kmsg needs root here")
+    p = run(["why", "--file", "/dev/kmsg", "--json", "--no-db"])
+    no_traceback(p)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["sources"][0]["status"] == "read"

@@ -19,6 +19,7 @@ import io
 import json
 import os
 import re
+import stat
 import sys
 import zlib
 from collections.abc import Iterator
@@ -388,4 +389,17 @@ def file_source(arg: str) -> Source:
     """A --file argument as a source."""
     if arg == "-":
         return Source(name="<stdin>", kind="stdin")
+    if _is_kmsg(Path(arg)):
+        # Read as a file, /dev/kmsg blocks at its end waiting for the next record.
+        return Source(name=arg, kind="kmsg", path=Path(arg), this_boot=True)
     return Source(name=arg, kind="file", path=Path(arg))
+
+
+def _is_kmsg(path: Path) -> bool:
+    """Whether ``path`` is the kmsg device, character device 1:11
+    (Documentation/admin-guide/devices.txt), under whatever name."""
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    return stat.S_ISCHR(st.st_mode) and (os.major(st.st_rdev), os.minor(st.st_rdev)) == (1, 11)
