@@ -265,3 +265,12 @@ def test_a_corrupt_event_row_is_skipped(tmp_path: Path) -> None:
     conn = queries.open_db(tmp_path / "r.db")
     assert [k.event.victim.pid for k in queries.kills(conn) if k.event.victim] == [2]
     conn.close()
+
+
+def test_a_file_that_is_not_a_database_is_one_line(tmp_path: Path) -> None:
+    from oomkit.store.schema import DatabaseError, connect_reader
+
+    bad = tmp_path / "oomkit.db"
+    bad.write_bytes(b"\xff\xfe[[not sqlite" * 100)
+    with pytest.raises(DatabaseError, match=r"oomkit\.db: not an oomkit database"):
+        connect_reader(bad)

@@ -171,3 +171,10 @@ def test_import_supervisor_errors(tmp_path: Path) -> None:
         convert_file(conf, env={})
     conf.write_text("[program:x]\ncommand=run %(ENV_HOME)s\n")
     assert convert_file(conf, env={"HOME": "/root"}).programs["x"]["command"] == ["run", "/root"]
+
+
+def test_import_supervisor_names_a_non_utf8_byte(tmp_path: Path) -> None:
+    conf = tmp_path / "s.conf"
+    conf.write_bytes(b"[program:x]\ncommand=\xff\xfe\n")
+    with pytest.raises(ConfigError, match=r"s\.conf: not UTF-8 text \(byte 0xff at offset 20\)"):
+        convert_file(conf, env={})

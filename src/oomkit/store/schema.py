@@ -123,9 +123,11 @@ def connect_reader(path: StrPath, *, busy_ms: int = 2000, cache_kb: int = 2048) 
         _tune(conn, busy_ms, cache_kb)
         conn.execute("PRAGMA query_only=1")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-    except sqlite3.OperationalError as exc:
+    except sqlite3.DatabaseError as exc:  # OperationalError, or "file is not a database"
         if "unable to open" in str(exc) or "readonly" in str(exc):
             raise DatabaseError(f"{path}: cannot open the database ({exc}); run as root") from exc
+        if "not a database" in str(exc):
+            raise DatabaseError(f"{path}: not an oomkit database ({exc}); check --db") from exc
         raise DatabaseError(f"{path}: {exc}") from exc
     if version > VERSION:
         raise DatabaseError(f"{path}: schema version {version} is newer than this oomkit ({VERSION});"

@@ -89,6 +89,9 @@ def _read(path: Path, out: Converted, seen: set[Path]) -> configparser.RawConfig
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset"
+                          f" {exc.start}); convert it with iconv first") from None
     try:
         cp.read_string(text, source=str(path))
     except configparser.Error as exc:
