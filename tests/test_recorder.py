@@ -181,6 +181,9 @@ def test_an_empty_config_file_is_the_defaults_without_the_toml_parser(tmp_path: 
 @pytest.mark.parametrize(("text", "message"), [
     ("[daemon]\nintervall = 1\n", "daemon.intervall: unknown key"),
     ("[daemon]\ninterval = -1\n", "daemon.interval: must be positive"),
+    ("[daemon]\ninterval = nan\n", "daemon.interval: must be positive"),
+    ("[daemon]\ninterval = 1e400\n", "daemon.interval: inf is more than 100 years"),
+    ("[daemon.storage]\nevents = \"99999999w\"\n", "events: '99999999w' is more than 100 years"),
     ("[daemon]\ninterval = \"soon\"\n", "daemon.interval: expected a duration"),
     ("[daemon]\ninterval = 1\ninterval_short = 2\n", "interval_short: must not be longer"),
     ("[daemon.warnings]\nhook = \"page me\"\n", "give the command as a list"),

@@ -97,9 +97,14 @@ def duration(value: Any, where: str) -> float:
         seconds = float(m.group(1)) * _UNIT[m.group(2)]
     else:
         raise ConfigError(f"{where}: expected a duration such as 10, \"90s\", \"10m\", \"1h\" or \"30d\"")
-    if seconds <= 0:
+    if not seconds > 0:  # also NaN, which TOML allows
         raise ConfigError(f"{where}: must be positive")
+    if seconds > _CENTURY:  # also inf; the loop's arithmetic would overflow
+        raise ConfigError(f"{where}: {value!r} is more than 100 years")
     return seconds
+
+
+_CENTURY = 100 * 365 * 86400
 
 
 def _number(value: Any, where: str, lo: float, hi: float) -> float:
