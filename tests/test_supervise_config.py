@@ -178,3 +178,20 @@ def test_import_supervisor_names_a_non_utf8_byte(tmp_path: Path) -> None:
     conf.write_bytes(b"[program:x]\ncommand=\xff\xfe\n")
     with pytest.raises(ConfigError, match=r"s\.conf: not UTF-8 text \(byte 0xff at offset 20\)"):
         convert_file(conf, env={})
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (1.5, "not a whole number of bytes"),
+    (float("inf"), "not a whole number of bytes"),
+    ("99999999999999999999T", "more than 8 EiB"),
+    (1 << 64, "more than 8 EiB"),
+])
+def test_sizes_the_kernel_cannot_take_are_refused(value: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_size(value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 1e12, "999999999h"])
+def test_durations_must_be_finite_and_under_a_century(value: object) -> None:
+    with pytest.raises(ValueError, match="under 100 years"):
+        parse_duration(value)  # type: ignore[arg-type]

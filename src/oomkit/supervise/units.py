@@ -20,11 +20,24 @@ def parse_size(text: str | int) -> int:
     if isinstance(text, int):
         if text < 0:
             raise ValueError(f"size {text} is negative")
-        return text
+        return _at_most_max(text, text)
+    if not isinstance(text, str):  # a TOML float: 1.5 bytes means nothing
+        raise ValueError(f"size {text!r} is not a whole number of bytes; write it like \"512M\"")
     m = _SIZE.match(text)
     if not m:
         raise ValueError(f"size {text!r} is not like 512M, 1.5G or 1048576")
-    return int(float(m.group("n")) * _SIZE_UNITS[m.group("unit").lower()])
+    return _at_most_max(int(float(m.group("n")) * _SIZE_UNITS[m.group("unit").lower()]), text)
+
+
+# The kernel parses a limit with memparse() into 64 bits without an overflow check
+# (lib/cmdline.c), so a larger number would wrap around to a small limit.
+_MAX_SIZE = (1 << 63) - 1
+
+
+def _at_most_max(n: int, text: str | int) -> int:
+    if n > _MAX_SIZE:
+        raise ValueError(f"size {text!r} is more than 8 EiB")
+    return n
 
 
 def parse_duration(text: str | float) -> float:
@@ -34,7 +47,7 @@ def parse_duration(text: str | float) -> float:
     if isinstance(text, (int, float)):
         if text < 0:
             raise ValueError(f"duration {text} is negative")
-        return float(text)
+        return _at_most_a_century(float(text), text)
     s = text.strip().replace(" ", "")
     pos, total = 0, 0.0
     while pos < len(s):
@@ -45,7 +58,14 @@ def parse_duration(text: str | float) -> float:
         pos = m.end()
     if not s:
         raise ValueError("empty duration")
-    return total
+    return _at_most_a_century(total, text)
+
+
+def _at_most_a_century(seconds: float, text: str | float) -> float:
+    # TOML has nan and inf; timers and backoff arithmetic would fail on them later.
+    if not 0 <= seconds <= 100 * 365 * 86400:
+        raise ValueError(f"duration {text!r} is not a number of seconds under 100 years")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:
