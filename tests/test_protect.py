@@ -159,7 +159,8 @@ def test_cli_match_dry_run_list_and_apply(children: Children, tmp_path: Path,
     (["protect", "--list", "--adj", "5"], "--list takes no --adj"),
     (["protect", "--apply", "--adj", "5"], "values come from the config file"),
     (["protect", "--list", "--match", "name=x"], "cannot be combined with PIDs or --match"),
-    (["protect", str(2**22 + 17), "--adj", "5"], "no such process"),
+    (["protect", str(2**22 - 1), "--adj", "5"], "no such process"),
+    (["protect", str(2**22), "--adj", "5"], "not a PID"),  # PID_MAX_LIMIT
 ])
 def test_cli_usage_errors(argv: list[str], error: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2

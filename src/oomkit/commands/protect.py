@@ -148,8 +148,8 @@ def command(ctx: click.Context, targets: tuple[str, ...], adj: int | None, never
 
 
 def _set(targets: Sequence[str], match_: Sequence[str], value: int, dry_run: bool) -> int:
-    # PID_MAX_LIMIT (include/linux/threads.h): no PID is larger, whatever kernel.pid_max says.
-    bad = [t for t in targets if not t.isdecimal() or not 0 < int(t) <= 4 * 1024 * 1024]
+    # PID_MAX_LIMIT (include/linux/threads.h) bounds kernel.pid_max, and PIDs are below it.
+    bad = [t for t in targets if not t.isdecimal() or not 0 < int(t) < 4 * 1024 * 1024]
     if bad:
         raise UsageError(f"not a PID: {bad[0]} (to run a command, put it after --)")
     if not targets and not match_:
