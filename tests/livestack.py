@@ -17,15 +17,17 @@ from pathlib import Path
 
 from oomkit import jobcgroup
 
-# Grows 2 MiB every 0.1 s, so it lives a few seconds and the recorder samples it (new
-# processes are on its fast tier) before its 64 MiB cgroup's limit kills it.
+# Grows 2 MiB every 0.25 s, so it lives ~8 s and the recorder samples it (new processes
+# are on its fast tier) before its 64 MiB cgroup's limit kills it. The recorder writes a
+# process's rows once it has lived 2 s (storage.min_age): at 0.1 s a step the hog died
+# after ~3 s, and under a loaded CI run its curve was sometimes missing.
 SLOW_HOG = (
     "import ctypes, time\n"
     "ctypes.CDLL(None).prctl(15, b'{comm}')\n"
     "b = []\n"
     "while True:\n"
     "    b.append(bytearray(2 << 20))\n"
-    "    time.sleep(0.1)\n"
+    "    time.sleep(0.25)\n"
 )
 
 
@@ -130,7 +132,7 @@ def oom_kill(comm: str = "oomkit-webhog", limit_mb: int = 64, slow: bool = True)
             f.write(str(os.getpid()))
 
     code = SLOW_HOG.format(comm=comm) if slow else SLOW_HOG.format(comm=comm).replace(
-        "time.sleep(0.1)", "pass")
+        "time.sleep(0.25)", "pass")
     started = time.time()
     try:
         p = subprocess.Popen([sys.executable, "-c", code], preexec_fn=enter,
