@@ -81,3 +81,10 @@ def test_a_userspace_killers_rss_is_in_the_table_and_the_json() -> None:
     assert victim["anon_rss_kb"] is None  # earlyoom logs no split; none is made up
     row = why("--file", str(log)).stdout.splitlines()[1]
     assert "51.3 GiB" in row
+
+
+def test_where_says_when_all_pods_of_a_node_filled_their_cgroup() -> None:
+    log = KERNEL_LOGS / "public-5.15-aks-cgroupv2-node-allocatable-oom-group-npd-syslog.log"
+    rows = why("--file", str(log)).stdout.splitlines()
+    assert rows[1].endswith("bash (7788)  6.8 GiB  all Kubernetes pods on the node,"
+                            " /kubepods.slice (7.1 GiB)")

@@ -190,6 +190,8 @@ def _where(k: KillReport) -> str:
             return "a cgroup limit (path not in log)"
         lim = f" ({human_kb(e.memory.limit_kb)})" if e.memory and e.memory.limit_kb else ""
         owner = k.owner or k.task_owner
+        if owner is not None and owner.kind == "kubernetes-pods":  # the node's pods together
+            return f"{owner.name}, {e.memcg}{lim}"
         name = owner.name if owner is not None and owner.kind != "cgroup" else e.memcg
         return f"cgroup {name}{lim}"
     if e.global_oom:
