@@ -147,6 +147,9 @@ def test_batches_kills_and_queries(tmp_path: Path) -> None:
     assert [p.pid for p in procs] == [4242]
     assert queries.find_processes(conn, "4242")[0].cmdline == "/opt/app/bin/leakyd --big"
     assert queries.find_processes(conn, "leakyd")  # argv[0]'s basename
+    # Names are literal and case-sensitive: no LIKE wildcards, no match in a later argument.
+    for other in ("leak_y", "leak%", "LEAKY", "Leakyd", "leaky*", "big", "bin", "4242" * 10):
+        assert queries.find_processes(conn, other) == [], other
     points = queries.process_timeline(conn, procs[0].id)
     assert [p.anon_rss_kb for p in points] == [1000 + i * 2048 for i in range(10)]
     assert queries.growth_kb_s(points) == pytest.approx(2048.0)

@@ -91,17 +91,24 @@ def find_processes(
     """Processes recorded under ``target`` (a pid, or a name: comm or argv[0]'s basename),
     alive at some point in the window, most recently seen first."""
     if target.isdecimal():
+        # Past PID_MAX_LIMIT (include/linux/threads.h) no PID exists, nor fits SQLite's integer.
         rows = conn.execute(f"SELECT {_PROC_COLS} FROM procs p WHERE p.pid = ?",  # noqa: S608
-                            (int(target),)).fetchall()
+                            (int(target),)).fetchall() if int(target) < 1 << 22 else []
     else:
+        # GLOB, not LIKE: case-sensitive as process names are, and with its metacharacters
+        # bracketed the name is matched literally (LIKE took _ and % as wildcards).
+        lit = "".join(f"[{c}]" if c in "*?[" else c for c in target)
         rows = conn.execute(
             f"SELECT {_PROC_COLS} FROM procs p WHERE p.name = ? OR p.name = ?"  # noqa: S608
-            " OR p.cmdline = ? OR p.cmdline LIKE ? OR p.cmdline LIKE ? OR p.cmdline LIKE ?",
-            (target, target[:15], target, f"{target} %", f"%/{target}", f"%/{target} %"),
+            " OR p.cmdline = ? OR p.cmdline GLOB ? OR p.cmdline GLOB ? OR p.cmdline GLOB ?",
+            (target, target[:15], target, f"{lit} *", f"*/{lit}", f"*/{lit} *"),
         ).fetchall()
     found = []
     for row in rows:
         p = _proc(conn, row)
+        if not target.isdecimal() and target not in (p.name, p.cmdline) and (
+                target[:15] != p.name and _argv0_base(p.cmdline) != target):
+            continue  # GLOB also matched "/NAME " in a later argument
         first = to_ms(p.first_seen) or 0
         last = to_ms(p.last_seen) or first
         if until_ms is not None and first > until_ms:
@@ -111,6 +118,12 @@ def find_processes(
         found.append(p)
     found.sort(key=lambda p: p.last_seen or p.first_seen, reverse=True)
     return found[:limit]
+
+
+def _argv0_base(cmdline: str) -> str:
+    """The basename of a recorded command line's first word (arguments are joined by
+    spaces there, so a path with a space in it is cut: rare for a program)."""
+    return cmdline.split(" ", 1)[0].rsplit("/", 1)[-1]
 
 
 def _window(since_ms: int | None, until_ms: int | None) -> tuple[int, int]:
