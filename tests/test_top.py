@@ -75,6 +75,8 @@ def test_fake_tree_unlimited_cgroup_note() -> None:
 def test_unknown_cgroup_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["top", "--cgroup", "/nope.service", *FAKE_ARGS]) == 2
     assert "no such memory cgroup" in capsys.readouterr().err
+    assert main(["top", "--cgroup", "", *FAKE_ARGS]) == 2  # it read as the root, unnamed
+    assert "--cgroup needs a path" in capsys.readouterr().err
 
 
 def test_json_schema_on_fake_tree(capsys: pytest.CaptureFixture[str]) -> None:

@@ -149,6 +149,8 @@ def command(cgroup: str | None, cmdline: bool, interval: float | None, watch: bo
     """Rank processes the way the kernel's OOM killer would, next victim first."""
     if count is not None and not watch:
         raise UsageError("--count only makes sense with --watch")
+    if cgroup is not None and not cgroup.strip():
+        raise UsageError("--cgroup needs a path such as /system.slice/nginx.service (/ is the root)")
     rows_limit = limit or None
     machine = Machine(proc_root=proc_root, cgroup_root=cgroup_root)
     if watch:
