@@ -109,13 +109,8 @@ def test_python_re_scanners_give_the_same_lines(tmp_path: Path) -> None:
     assert _file(path, fast=False) == _stream(data)
 
 
-def test_a_storm_reads_on_one_thread_and_gives_the_same_lines(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Past DENSE anchors in a segment the helpers stop; the lines do not change."""
-    data = _log(REPORTS * 3, 200)
-    path = tmp_path / "storm.log"
-    path.write_bytes(data)
+def _started_threads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the threads filescan starts from now on, in order."""
     started: list[str] = []
     real_start = filescan.threading.Thread.start
 
@@ -124,6 +119,17 @@ def test_a_storm_reads_on_one_thread_and_gives_the_same_lines(
         real_start(self)
 
     monkeypatch.setattr(filescan.threading.Thread, "start", start)
+    return started
+
+
+def test_a_storm_reads_on_one_thread_and_gives_the_same_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past DENSE anchors in a segment the helpers stop; the lines do not change."""
+    data = _log(REPORTS * 3, 200)
+    path = tmp_path / "storm.log"
+    path.write_bytes(data)
+    started = _started_threads(monkeypatch)
     monkeypatch.setattr(filescan, "DENSE", 4)
     assert _file(path, segment=8 << 10, chunk=8 << 10) == _stream(data)
     assert "oomkit-survey" in started and "oomkit-search" not in started
@@ -236,14 +242,7 @@ def test_why_jobs_caps_the_reading_threads(tmp_path: Path, monkeypatch: pytest.M
         real_init(self, *args, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(FileSelector, "__init__", init)
-    started: list[str] = []
-    real_start = filescan.threading.Thread.start
-
-    def start(self: filescan.threading.Thread) -> None:
-        started.append(self.name)
-        real_start(self)
-
-    monkeypatch.setattr(filescan.threading.Thread, "start", start)
+    started = _started_threads(monkeypatch)
     one = find_kills(WhyOptions(files=(str(path),), jobs=1, use_db=False))
     assert seen == [1] and not started
     two = find_kills(WhyOptions(files=(str(path),), jobs=2, use_db=False))
