@@ -223,3 +223,37 @@ def test_all_pods_of_a_node_filling_their_cgroup() -> None:
     assert "resources.limits.memory" in text
     assert "memory.max" not in text and "limit_in_bytes" not in text  # not an echo
     assert "Guaranteed" in text and "OOMScoreAdjust=" not in text
+
+
+PG = "public-5.14-rhel9-global-postgres-shmem-dmesg-T-fr-locale.log"
+KWIN = "public-5.8-ubuntu-global-kernlog-filerss-victim-not-trigger.log"
+
+
+def test_mem_info_counters_are_read_from_lines_and_from_one_joined_line() -> None:
+    (pg,) = events(PG)
+    assert (pg.slab_unreclaimable_pages, pg.shmem_pages, pg.hugepages_kb) == (36644, 1127599, 0)
+    # rsyslog joined show_free_areas()'s lines into one, with #012 for each newline.
+    (rh,) = [e for e in events("public-3.10-rhel7-global-rsyslog-012-oomanalyser.log")
+             if e.global_oom][:1]
+    assert (rh.slab_unreclaimable_pages, rh.shmem_pages) == (13708, 87896)
+    (pi,) = [e for e in events("public-6.12-raspberrypi-arm64-global-swap-full-pager-cut.log")]
+    assert pi.hugepages_kb is None  # no hugepages lines in that excerpt: not 0
+
+
+def test_a_global_oom_names_the_ram_its_processes_could_not_give_back() -> None:
+    (pg,) = events(PG)
+    x = explain(pg)
+    assert any(d.startswith("Of the 16.0 GiB of RAM, 4.3 GiB was shared memory (shmem")
+               for d in x.details)
+    assert any("ipcs -m" in r for r in x.remedies)
+    # 960 MiB of slab in 16 GiB is under a tenth: not worth a sentence.
+    (kwin,) = events(KWIN)
+    assert not any(d.startswith("Of the") for d in explain(kwin).details)
+
+
+def test_a_global_oom_with_free_swap_does_not_say_swap_was_exhausted() -> None:
+    (pg,) = events(PG)  # 1.6 GiB of 2.0 GiB swap free
+    assert "although swap still had 1.6 GiB free" in explain(pg).verdict
+    assert "swap were exhausted" not in explain(pg).verdict
+    (kwin,) = events(KWIN)  # Free swap  = 0kB
+    assert "RAM and swap were exhausted" in explain(kwin).verdict

@@ -247,6 +247,58 @@ def headline(event: OomEvent) -> str:
     return "killed by the OOM killer" if event.victim is not None else "OOM killer invoked"
 
 
+# A part of RAM is worth naming when it is this share of it or more.
+_NOTABLE = 0.10
+
+
+def _outside_processes(event: OomEvent) -> list[str]:
+    """For a global OOM: the parts of RAM the report's Mem-Info shows outside the
+    processes' own memory, when one is a tenth of RAM or more; [detail, remedies...].
+
+    Killing a process gives back its private memory only. Unreclaimable slab is the
+    kernel's; tmpfs files stay until deleted and shared segments until their last user
+    goes; huge pages set aside with vm.nr_hugepages stay reserved whether used or not
+    (Documentation/admin-guide/mm/hugetlbpage.rst).
+    """
+    pk = event.page_size_kb
+    if not event.ram_pages or not pk:
+        return []
+    ram_kb = event.ram_pages * pk
+    parts: list[str] = []
+    remedies: list[str] = []
+    slab = (event.slab_unreclaimable_pages or 0) * pk
+    if slab >= _NOTABLE * ram_kb:
+        parts.append(f"{human_kb(slab)} was unreclaimable kernel slab (slab_unreclaimable),"
+                     " the kernel's own memory")
+        remedies.append(
+            "Find the kernel cache that holds the slab (`slabtop -s c` or /proc/slabinfo); one"
+            " that keeps growing is a kernel or driver leak, which killing processes does not fix."
+        )
+    shmem = (event.shmem_pages or 0) * pk
+    if shmem >= _NOTABLE * ram_kb:
+        parts.append(f"{human_kb(shmem)} was shared memory (shmem: tmpfs files such as /dev/shm,"
+                     " shared memory segments and shared anonymous mappings, such as a database's"
+                     " buffer cache)")
+        remedies.append(
+            "See what holds the shared memory: `df -h /dev/shm /run /tmp` (tmpfs files stay until"
+            " deleted) and `ipcs -m` (System V segments stay until removed and unused); a"
+            " database's shared buffers count here too."
+        )
+    huge = event.hugepages_kb or 0
+    if huge >= _NOTABLE * ram_kb:
+        parts.append(f"{human_kb(huge)} was set aside as huge pages (hugepages_total), which"
+                     " ordinary allocations cannot use")
+        remedies.append(
+            "Huge pages reserved with vm.nr_hugepages are held whether used or not: compare"
+            " HugePages_Free in /proc/meminfo, and lower vm.nr_hugepages if they are not needed."
+        )
+    if not parts:
+        return []
+    detail = (f"Of the {human_kb(ram_kb)} of RAM, " + "; ".join(parts) + ". Killing a process"
+              " gives back only its own memory, not these.")
+    return [detail, *remedies]
+
+
 def explain(
     event: OomEvent,
     *,
@@ -359,6 +411,16 @@ def explain(
             f"The kernel OOM killer killed {who} because the whole machine ran out of memory:"
             " RAM and swap were exhausted and reclaim could not free enough."
         )
+        total_swap, free_swap = event.total_swap_kb, event.free_swap_kb
+        if total_swap and free_swap is not None and free_swap >= _NOTABLE * total_swap:
+            # The kernel gives up when reclaim makes no progress (mm/page_alloc.c,
+            # should_reclaim_retry), not only when swap is full.
+            verdict = (
+                f"The kernel OOM killer killed {who} because the whole machine ran out of"
+                " memory: RAM was full and reclaim could not free enough, although swap still"
+                f" had {human_kb(free_swap)} free. What filled RAM could not be swapped out"
+                " fast enough, or at all (kernel memory, locked or unevictable pages)."
+            )
         if event.ram_pages and event.page_size_kb:
             details.append(f"The machine had {human_kb(event.ram_pages * event.page_size_kb)} of RAM"
                            f" ({event.ram_pages} pages RAM in the report).")
@@ -368,6 +430,10 @@ def explain(
             details.append(
                 f"Swap: {human_kb(event.free_swap_kb)} free of {human_kb(event.total_swap_kb)}."
             )
+        outside = _outside_processes(event)
+        if outside:
+            details.append(outside[0])
+            remedies.extend(outside[1:])
         if event.constraint in ("CONSTRAINT_CPUSET", "CONSTRAINT_MEMORY_POLICY"):
             verdict = (
                 f"The kernel OOM killer killed {who} because the NUMA nodes this allocation was"

@@ -168,6 +168,11 @@ class OomEvent(NamedTuple):
     reserved_pages: int | None = None
     total_swap_kb: int | None = None  # "Total swap = NkB"
     free_swap_kb: int | None = None
+    # show_free_areas()'s counters (global Mem-Info): kernel memory that killing no
+    # process gives back, shared memory, and RAM set aside as huge pages
+    slab_unreclaimable_pages: int | None = None
+    shmem_pages: int | None = None
+    hugepages_kb: int | None = None  # every node's hugepages_total x hugepages_size
     page_size_kb: int | None = None  # derived from the victim row vs the Killed line
     message: str | None = None  # the victim line prefix: "Out of memory", "Memory cgroup out of memory"
     panic_message: str | None = None

@@ -302,6 +302,9 @@ def _finish(rep: _Report) -> OomEvent:
         reserved_pages=rep.meminfo.get("reserved"),
         total_swap_kb=rep.meminfo.get("Total swap"),
         free_swap_kb=rep.meminfo.get("Free swap"),
+        slab_unreclaimable_pages=rep.meminfo.get("slab_unreclaimable"),
+        shmem_pages=rep.meminfo.get("shmem"),
+        hugepages_kb=rep.meminfo.get("hugepages_kb"),
         page_size_kb=page_kb,
         message=message,
         panic_message=rep.panic,
@@ -489,6 +492,11 @@ class Assembler:
             rep.score = rec
         elif isinstance(rec, r.MemInfo):
             rep.meminfo.setdefault(rec.what, rec.value)
+        elif isinstance(rec, r.MemPages):
+            for key, pages in rec.values:
+                rep.meminfo.setdefault(key, pages)
+        elif isinstance(rec, r.HugePages):  # one line per node and size: their sum
+            rep.meminfo["hugepages_kb"] = rep.meminfo.get("hugepages_kb", 0) + rec.kb
 
     def flush(self) -> list[OomEvent]:
         """Emit finished events now (a live reader calls this when the log goes quiet)."""

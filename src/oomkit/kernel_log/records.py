@@ -76,6 +76,13 @@ _PANIC = re.compile(
 )
 _EXITING = re.compile(r"OOM victim (?P<pid>\d+) \((?P<name>.*?)\) is already exiting")
 _PAGES = re.compile(r"^(?P<n>\d+) pages (?P<what>RAM|reserved)\s*$")
+# show_free_areas() (mm/show_mem.c; mm/page_alloc.c before 6.1) prints the machine-wide
+# counters in pages as one printk with embedded newlines, so they come as lines of their
+# own (dmesg, syslog) or as one kmsg record: searched anywhere in the text. The per-node
+# lines print the same names in kB ("shmem:108036kB"), which the lookahead skips.
+_MEM_PAGES = re.compile(r"(?<![\w-])(?P<key>slab_unreclaimable|shmem):(?P<n>\d+)(?![\dkK])")
+# hugetlb_show_meminfo_node(), one line per node and huge page size.
+_HUGEPAGES = re.compile(r"hugepages_total=(?P<n>\d+) .*hugepages_size=(?P<kb>\d+)kB")
 _SWAP = re.compile(r"(?P<what>Total|Free) swap\s*=\s*(?P<kb>\d+)kB")
 
 # Beyond this many kB a memcg limit is PAGE_COUNTER_MAX, i.e. "no limit"
@@ -181,9 +188,20 @@ class MemInfo(NamedTuple):
     value: int  # pages for RAM/reserved, kB for swap, 0 for the Mem-Info marker
 
 
+class MemPages(NamedTuple):
+    """show_free_areas()'s machine-wide counters found in one line or record."""
+
+    values: tuple[tuple[str, int], ...]  # ("slab_unreclaimable" | "shmem", pages)
+
+
+class HugePages(NamedTuple):
+    kb: int  # one node's huge pages of one size: hugepages_total x hugepages_size
+
+
 Record = (
     Header | CpuLine | Counter | StatsFor | TaskIn | TableHeader | Row | Summary | Killed
     | KillScore | Sharing | Reaped | Group | Suppressed | NoKillable | Panic | Exiting | MemInfo
+    | MemPages | HugePages
 )
 
 
@@ -326,6 +344,12 @@ def classify(text: str) -> Record | None:
     if "OOM victim" in text:
         m = _EXITING.search(text)
         return Exiting(int(m.group("pid")), m.group("name")) if m else None
+    if "slab_unreclaimable:" in text or "shmem:" in text:
+        found = tuple((m.group("key"), int(m.group("n"))) for m in _MEM_PAGES.finditer(text))
+        return MemPages(found) if found else None
+    if "hugepages_total=" in text:
+        m = _HUGEPAGES.search(text)
+        return HugePages(int(m.group("n")) * int(m.group("kb"))) if m else None
     if "pages " in text:
         m = _PAGES.search(stripped)
         return MemInfo(m.group("what"), int(m.group("n"))) if m else None

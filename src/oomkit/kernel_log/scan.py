@@ -64,6 +64,9 @@ _LITERALS = [
     b"OOM victim",
     b" pages RAM",
     b" pages reserved",
+    b"slab_unreclaimable:",  # show_free_areas()'s counters
+    b"shmem:",
+    b"hugepages_total=",
     b"uid  tgid",
     # userspace killers
     b"sending SIG",
