@@ -236,7 +236,7 @@ def test_mem_info_counters_are_read_from_lines_and_from_one_joined_line() -> Non
     (rh,) = [e for e in events("public-3.10-rhel7-global-rsyslog-012-oomanalyser.log")
              if e.global_oom][:1]
     assert (rh.slab_unreclaimable_pages, rh.shmem_pages) == (13708, 87896)
-    (pi,) = [e for e in events("public-6.12-raspberrypi-arm64-global-swap-full-pager-cut.log")]
+    (pi,) = events("public-6.12-raspberrypi-arm64-global-swap-full-pager-cut.log")
     assert pi.hugepages_kb is None  # no hugepages lines in that excerpt: not 0
 
 
@@ -257,3 +257,11 @@ def test_a_global_oom_with_free_swap_does_not_say_swap_was_exhausted() -> None:
     assert "swap were exhausted" not in explain(pg).verdict
     (kwin,) = events(KWIN)  # Free swap  = 0kB
     assert "RAM and swap were exhausted" in explain(kwin).verdict
+
+
+def test_a_task_table_adding_up_to_more_than_the_ram_is_explained() -> None:
+    (pg,) = events(PG)  # three postmasters of 3.5 GiB RSS each, mostly shared buffers
+    assert any(d.startswith("The processes' RSS adds up to 55.8 GiB, more than the RAM")
+               for d in explain(pg).details)
+    (kwin,) = events(KWIN)  # 88% of RAM: nothing to explain
+    assert not any("adds up to" in d for d in explain(kwin).details)

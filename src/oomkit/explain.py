@@ -247,6 +247,20 @@ def headline(event: OomEvent) -> str:
     return "killed by the OOM killer" if event.victim is not None else "OOM killer invoked"
 
 
+def _rss_counts_shared(event: OomEvent) -> str | None:
+    """When the task table's RSS adds up to more than the RAM: say why, or its numbers
+    read as impossible. A shared page is counted in the RSS of every process that maps it
+    (MM_SHMEMPAGES and MM_FILEPAGES are per mm, include/linux/mm_types_task.h)."""
+    pk = event.page_size_kb
+    if not (event.global_oom and event.ram_pages and pk and event.tasks):
+        return None
+    total = sum(t.rss_pages or 0 for t in event.tasks)
+    if total <= event.ram_pages:
+        return None
+    return (f"The processes' RSS adds up to {human_kb(total * pk)}, more than the RAM: shared"
+            " memory and shared file pages are counted again in every process that maps them.")
+
+
 # A part of RAM is worth naming when it is this share of it or more.
 _NOTABLE = 0.10
 
@@ -471,6 +485,9 @@ def explain(
     others = _big_tasks(event.tasks, event.victim.pid if event.victim else None, page_kb)
     if others:
         details.append("Also big at that moment: " + "; ".join(others) + ".")
+        shared = _rss_counts_shared(event)
+        if shared:
+            details.append(shared)
     if event.extra_victims:
         names = ", ".join(f"{v.name} ({v.pid})" for v in event.extra_victims)
         why = " (memory.oom.group)" if event.oom_group else " (they shared its memory)"
