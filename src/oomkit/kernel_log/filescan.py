@@ -9,9 +9,10 @@ regular file can be read at any offset, so this selector:
    search for anchors, with a Hyperscan scratch of their own and without the GIL
    (~0.25 s/GB on 2 CPUs); each keeps its newline count at every piece start and
    the byte ranges within WINDOW of its anchors;
-2. on the calling thread, reads back only those ranges, searches them for every
-   line shape a report has, and yields the lines LineSelector would yield,
-   numbered from the first pass's counts.
+2. reads back only those ranges, cut at line starts into items that the threads
+   search for every line shape a report has, a few items ahead of the one being
+   handed on, and yields the lines LineSelector would yield, in order, numbered
+   from the first pass's counts.
 
 It reads with pread, not mmap: a log truncated while mapped (logrotate's
 copytruncate) would kill the process with SIGBUS, where a short read is an
@@ -40,8 +41,8 @@ from oomkit.kernel_log.scan import (
     windows,
 )
 
-# Each thread takes the next segment when done with one: small enough that two
-# threads end together, large enough that taking one costs nothing (a lock, a list).
+# Each thread takes the next segment when done with one: small enough that the threads
+# end together, large enough that taking one costs nothing (next() on a counter).
 SEGMENT = 4 << 20
 # Bytes read beyond each side of a range, to find the lines its matches are in.
 LOOK = 64 << 10
@@ -56,8 +57,8 @@ Pread = Callable[[int, Sequence[memoryview], int], int]
 
 
 def default_threads() -> int:
-    """The CPUs this process may run on, at most 4: the first pass is bound by
-    memory bandwidth beyond that."""
+    """The CPUs this process may run on, at most 4, as for fanout's processes (only
+    2 CPUs were there to measure on)."""
     return max(1, min(4, len(os.sched_getaffinity(0))))
 
 
