@@ -265,3 +265,14 @@ def test_a_task_table_adding_up_to_more_than_the_ram_is_explained() -> None:
                for d in explain(pg).details)
     (kwin,) = events(KWIN)  # 88% of RAM: nothing to explain
     assert not any("adds up to" in d for d in explain(kwin).details)
+
+
+def test_a_limit_above_the_victims_own_cgroup_is_said() -> None:
+    """The kernel walks the whole subtree of the cgroup that hit its limit
+    (mem_cgroup_scan_tasks): processes outside the victim's own cgroup competed."""
+    (e,) = events("public-5.15-aks-cgroupv2-k8s-burstable-pod-syslog.log")
+    assert any(d.startswith("The limit was that of pod 5931aa75-4603-4e65-b552-7c71cf55cfb5,"
+                            " above the victim's own cgroup (pod 5931aa75-4603-4e65-b552-"
+                            "7c71cf55cfb5 container 25a38b5b8d55)") for d in explain(e).details)
+    (same,) = events("local-6.18-memcg-v1-3tasks-adj500-dmesg.log")  # memcg == task_memcg
+    assert not any(d.startswith("The limit was") for d in explain(same).details)

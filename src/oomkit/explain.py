@@ -167,6 +167,12 @@ def _cgroup_pages(event: OomEvent) -> int | None:
     return event.memory.limit_kb // (event.page_size_kb or 4)
 
 
+def _short(path: str) -> str:
+    """A cgroup by its owner's name (a unit, a container, a pod) when it has one."""
+    o = owner_of(path)
+    return o.name if o is not None and o.kind != "cgroup" else path
+
+
 def _choice(event: OomEvent) -> list[str]:
     v = event.victim
     out = []
@@ -176,6 +182,14 @@ def _choice(event: OomEvent) -> list[str]:
         " page tables, shifted by oom_score_adj; not the one that asked for memory, and not the"
         " fastest grower."
     )
+    parent, own = event.memcg, event.task_memcg
+    if event.global_oom is False and parent and own and own.startswith(parent.rstrip("/") + "/"):
+        # mem_cgroup_scan_tasks() walks the whole subtree of the cgroup that hit its limit.
+        out.append(
+            f"The limit was that of {_short(parent)}, above the victim's own cgroup"
+            f" ({_short(own)}): every process under it counted against the limit, and the"
+            " kernel chose among all of them."
+        )
     pages = _cgroup_pages(event)
     if v is not None and v.oom_score_adj and pages is not None and pages < 1000:
         out.append(
