@@ -276,3 +276,10 @@ def test_a_limit_above_the_victims_own_cgroup_is_said() -> None:
                             "7c71cf55cfb5 container 25a38b5b8d55)") for d in explain(e).details)
     (same,) = events("local-6.18-memcg-v1-3tasks-adj500-dmesg.log")  # memcg == task_memcg
     assert not any(d.startswith("The limit was") for d in explain(same).details)
+
+
+def test_another_programs_quote_of_a_kill_line_is_no_kill() -> None:
+    """node-problem-detector logs the kernel's kill lines as its own messages; before, the
+    burstable-pod report gained a second, partial kill from its line."""
+    assert len(events("public-5.15-aks-cgroupv2-k8s-burstable-pod-syslog.log")) == 1
+    assert len(events(AKS)) == 1

@@ -390,6 +390,10 @@ class Assembler:
                 if not (repeat and self._repeated(user)):
                     self._pending.append([user, self._records + _REAPER_WINDOW])
                 return self._ready()
+        if line.ident is not None and line.ident.lower() != "kernel":
+            # Another program's line that quotes the kernel's (node-problem-detector logs
+            # "Memory cgroup out of memory: Killed process ..." as its own message).
+            return []
         rec = r.classify(line.text)
         if rec is None:
             # Only records count towards the reaper window, so the result does not
