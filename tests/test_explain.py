@@ -283,3 +283,16 @@ def test_another_programs_quote_of_a_kill_line_is_no_kill() -> None:
     burstable-pod report gained a second, partial kill from its line."""
     assert len(events("public-5.15-aks-cgroupv2-k8s-burstable-pod-syslog.log")) == 1
     assert len(events(AKS)) == 1
+
+
+def test_a_limit_the_log_does_not_show_is_not_echoed_as_words() -> None:
+    """Before: `echo a larger value > ...memory.max` and `MemoryMax=a larger value`."""
+    (e,) = events("local-6.18-memcg-v1-3tasks-adj500-dmesg.log")
+    bare = e._replace(memory=None, memsw=None, kmem=None, swap=None)
+    (raw,) = [r for r in explain(bare, cgroup_version=2).remedies if r.startswith("Raise")]
+    assert raw.startswith("Raise the limit: write a larger size to `/sys/fs/cgroup/")
+    unit = bare._replace(memcg="/system.slice/pg.service")
+    (cmd,) = [r for r in explain(unit, owner=owner_of(unit.memcg)).remedies
+              if r.startswith("Raise")]
+    assert "MemoryMax=SIZE`" in cmd and "SIZE being more than its current limit" in cmd
+    assert all("a larger value" not in r for r in [raw, cmd])

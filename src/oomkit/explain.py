@@ -87,33 +87,30 @@ def _limit_remedy(
     version = _report_version(event) or (now.version if now is not None else version)
     path = event.memcg or "?"
     limit = event.memory.limit_kb if event.memory else None
-    bigger = f"{max(1, (limit or 0) * 2 // 1024)}M" if limit else "a larger value"
+    # Twice the limit the report shows; without one, SIZE stands for a size above it.
+    bigger = f"{max(1, (limit or 0) * 2 // 1024)}M" if limit else "SIZE"
+    above = "" if limit else ", SIZE being more than its current limit"
     if owner is not None and owner.kind in ("systemd-unit", "systemd-user-unit") and owner.unit:
         user = " --user" if owner.kind == "systemd-user-unit" else ""
         return (
             f"Raise the unit's limit: `systemctl{user} set-property {owner.unit} MemoryMax={bigger}`"
-            " (or MemoryMax= in the unit file), if the job really needs more."
+            f" (or MemoryMax= in the unit file){above}, if the job really needs more."
         )
     if owner is not None and owner.kind in ("docker", "podman") and owner.container:
         tool = owner.kind
         return (
             f"Raise the container's limit: `{tool} update --memory {bigger} --memory-swap"
-            f" {bigger} {owner.container}` (or --memory at `{tool} run`)."
+            f" {bigger} {owner.container}` (or --memory at `{tool} run`){above}."
         )
     if owner is not None and owner.kind == "kubernetes":
         return (
             "Raise resources.limits.memory of that container in the pod spec (and the request"
             " with it), if it really needs more; the kubelet reports this as OOMKilled."
         )
-    if version == 1:
-        return (
-            f"Raise the limit: `echo {bigger} > /sys/fs/cgroup/memory{path}/memory.limit_in_bytes`"
-            " (cgroup v1), or change it where the cgroup is created."
-        )
-    return (
-        f"Raise the limit: `echo {bigger} > /sys/fs/cgroup{path}/memory.max` (cgroup v2), or"
-        " change it where the cgroup is created."
-    )
+    file = (f"/sys/fs/cgroup/memory{path}/memory.limit_in_bytes` (cgroup v1)" if version == 1
+            else f"/sys/fs/cgroup{path}/memory.max` (cgroup v2)")
+    how = f"`echo {bigger} > {file}" if limit else f"write a larger size to `{file}"
+    return f"Raise the limit: {how}, or change it where the cgroup is created."
 
 
 def _big_tasks(tasks: tuple[TaskRow, ...], victim_pid: int | None, page_kb: int) -> list[str]:
