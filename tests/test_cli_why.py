@@ -288,7 +288,8 @@ def test_since_skips_logs_last_written_before_the_window(tmp_path: Path) -> None
     assert status == {"kmsg": "unavailable", "kern.log.2.gz": "skipped",
                       "kern.log.1": "read", "kern.log": "read"}
     assert [n for n in sources_text(result) if "kern.log.2.gz" in n] == [
-        f"note: 1 rotated or old log(s) last written before --since were not read: {logs}/kern.log.2.gz"]
+        "note: 1 rotated or old log(s) last written before the window (--since, --boot) were"
+        f" not read: {logs}/kern.log.2.gz"]
     assert why_json.status(result, explicit=False) == 0
     everything = find_kills(WhyOptions(use_journal=False, use_db=False), machine)
     assert {Path(s.name).name: s.status for s in everything.sources}["kern.log.2.gz"] == "read"
@@ -339,3 +340,19 @@ def test_file_dev_kmsg_is_read_as_kmsg_not_waited_on(tmp_path: Path) -> None:
     no_traceback(p)
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["sources"][0]["status"] == "read"
+
+
+def test_boot_0_skips_logs_last_written_before_this_boot(tmp_path: Path) -> None:
+    from oomkit.why import Machine, WhyOptions, boot_time, find_kills
+
+    logs = tmp_path / "log"
+    logs.mkdir()
+    report = (KERNEL_LOGS / "local-6.18-memcg-v1-two-ooms-rsyslog-imklog-rfc3339.log").read_bytes()
+    booted = boot_time().timestamp()
+    for name, when in [("kern.log.1", booted - 3 * 3600), ("kern.log", booted + 1)]:
+        (logs / name).write_bytes(report)
+        os.utime(logs / name, (when, when))
+    machine = Machine(kmsg=tmp_path / "no-kmsg", log_dir=logs, proc_root=tmp_path)
+    result = find_kills(WhyOptions(boot="0", use_journal=False, use_db=False), machine)
+    status = {Path(s.name).name: s.status for s in result.sources}
+    assert status == {"kmsg": "unavailable", "kern.log.1": "skipped", "kern.log": "read"}

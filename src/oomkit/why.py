@@ -61,7 +61,7 @@ class SourceReport(NamedTuple):
     """How reading one source went."""
 
     name: str
-    status: str  # "read", "unavailable", "error", "skipped" (written before --since)
+    status: str  # "read", "unavailable", "error", "skipped" (written before the window)
     reason: str | None
     events: int
 
@@ -393,26 +393,29 @@ def find_kills(opts: WhyOptions, machine: Machine | None = None) -> WhyResult:
     reports: list[SourceReport] = []
     notes: list[str] = []
     sources = list(_sources(opts, machine))
-    if opts.since is not None and not (opts.files or opts.journal_file):
-        sources, old = _written_before(sources, opts.since)
+    machine_logs = not (opts.files or opts.journal_file)
+    booted = boot_time()
+    boot_window = _boot_window(opts.boot, booted) if opts.boot is not None and machine_logs else None
+    starts = [t for t in (opts.since, boot_window[0] if boot_window else None) if t is not None]
+    if starts and machine_logs:
+        sources, old = _written_before(sources, max(starts))
         for s, written in old:
             reports.append(SourceReport(
                 s.name, "skipped", f"{s.name}: last written {written.isoformat(timespec='seconds')},"
-                " before --since: not read", 0))
+                " before the window: not read", 0))
         if old:
-            notes.append(f"{len(old)} rotated or old log(s) last written before --since were not"
-                         f" read: {', '.join(s.name for s, _ in old)}")
+            notes.append(f"{len(old)} rotated or old log(s) last written before the window"
+                         f" (--since, --boot) were not read: {', '.join(s.name for s, _ in old)}")
     for found, rep in _read_sources(sources, opts, machine, tz):
         events.extend(found)
         reports.append(rep)
     merged = merge_duplicates(events)
-    booted = boot_time()
     this_boot = victims_killed(
         e for e in merged if e.time.wall is not None and e.time.wall >= booted - timedelta(seconds=5)
     )
     since, until = opts.since, opts.until
-    if opts.boot is not None and not (opts.files or opts.journal_file):
-        first, last, note = _boot_window(opts.boot, booted)
+    if boot_window is not None:
+        first, last, note = boot_window
         if note:
             notes.append(note)
             merged = [e for e in merged if e.source.path == "journal"]
