@@ -88,3 +88,11 @@ def test_where_says_when_all_pods_of_a_node_filled_their_cgroup() -> None:
     rows = why("--file", str(log)).stdout.splitlines()
     assert rows[1].endswith("bash (7788)  6.8 GiB  all Kubernetes pods on the node,"
                             " /kubepods.slice (7.1 GiB)")
+
+
+def test_source_names_a_second_print_in_the_same_log_by_its_line() -> None:
+    """The kernel printed this 'no killable processes' report twice; the two merge into one
+    kill, and its own log is named again by the second print's line, not as another log."""
+    log = KERNEL_LOGS / "local-6.18-memcg-v1-no-killable-dmesg.log"
+    last = why("--file", str(log)).stdout.splitlines()[-1]
+    assert last == f"Source: {log}:2 (also in {log}:110)"

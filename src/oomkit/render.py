@@ -278,7 +278,12 @@ def explanation_text(k: KillReport, tz: tzinfo | None, width: int = 88) -> list[
             out.extend(textwrap.wrap(r, width=width, initial_indent="  * ", subsequent_indent="    ",
                                      break_on_hyphens=False, break_long_words=False))
     src = f"{e.source.path}" + (f":{e.source.line}" if e.source.line else "")
-    more = f" (also in {', '.join(s.path for s in e.also_seen_in)})" if e.also_seen_in else ""
+    # Other logs that hold the same kill, each once; its own log again is a second
+    # print of it there (the kernel printed it twice, or a line number differs).
+    also = [f"{s.path}:{s.line}" if s.path == e.source.path and s.line else s.path
+            for s in e.also_seen_in]
+    also = list(dict.fromkeys(also))
+    more = f" (also in {', '.join(also)})" if also else ""
     out.append("")
     out.append(f"Source: {src}{more}")
     if k.record is not None:  # flight recorder: the curve before the kill, the warnings
