@@ -27,9 +27,12 @@ BUSY = ("[daemon]\ninterval = 0.1\ninterval_short = 0.1\nfull_scan_interval = 1\
 
 
 def _last_sample_s(db: Path) -> float:
+    """The newest system sample's time, 0 before the first (max() of no rows is NULL:
+    a clean-clone CI run read the table between its creation and the first sample)."""
     conn = daemonrun.reader(db)
     try:
-        return float(conn.execute("SELECT max(ts) FROM system_samples").fetchone()[0]) / 1000
+        ts = conn.execute("SELECT max(ts) FROM system_samples").fetchone()[0]
+        return float(ts) / 1000 if ts is not None else 0.0
     finally:
         conn.close()
 
