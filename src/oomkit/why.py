@@ -356,11 +356,8 @@ def _written_before(sources: list[Source], since: datetime,
     keep: list[Source] = []
     old: list[tuple[Source, datetime]] = []
     for s in sources:
-        if s.kind == "file" and s.path is not None:
-            try:
-                written = datetime.fromtimestamp(s.path.stat().st_mtime, timezone.utc)
-            except OSError:  # read_source says why
-                written = None
+        if s.kind == "file":
+            written = mtime(s.path)  # None when it cannot be read: read_source says why
             if written is not None and written < since - _MTIME_SLACK:
                 old.append((s, written))
                 continue
@@ -448,7 +445,7 @@ def find_kills(opts: WhyOptions, machine: Machine | None = None) -> WhyResult:
         kernel_kills_this_boot=this_boot,
         undated=undated,
         notes=tuple(notes),
-        machine_logs=not (opts.files or opts.journal_file),
+        machine_logs=machine_logs,
     )
     # --- flight recorder: timelines and warnings from the daemon's database ---
     from oomkit.recorded import attach
