@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 StrPath = Union[str, "os.PathLike[str]"]
 PROC = "/proc"
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+# The largest kernel.pid_max can be on 64-bit (include/linux/threads.h): every PID is
+# below it, whatever this machine's pid_max says.
+PID_MAX_LIMIT = 4 * 1024 * 1024
 _RDONLY = os.O_RDONLY | os.O_CLOEXEC
 
 

@@ -10,6 +10,7 @@ import click
 
 from oomkit import config, procscan, rules
 from oomkit.errors import UsageError
+from oomkit.procfs import PID_MAX_LIMIT
 from oomkit.procmodels import Owner, ProcessSnapshot
 from oomkit.protect import Change, Outcome, apply, exec_with_adj, facts, persistent_hints, plan
 from oomkit.top import owner, user_name
@@ -148,8 +149,7 @@ def command(ctx: click.Context, targets: tuple[str, ...], adj: int | None, never
 
 
 def _set(targets: Sequence[str], match_: Sequence[str], value: int, dry_run: bool) -> int:
-    # PID_MAX_LIMIT (include/linux/threads.h) bounds kernel.pid_max, and PIDs are below it.
-    bad = [t for t in targets if not t.isdecimal() or not 0 < int(t) < 4 * 1024 * 1024]
+    bad = [t for t in targets if not t.isdecimal() or not 0 < int(t) < PID_MAX_LIMIT]
     if bad:
         raise UsageError(f"not a PID: {bad[0]} (to run a command, put it after --)")
     if not targets and not match_:

@@ -233,7 +233,7 @@ class ProcessTracker:
             return list(range(prev + 1, last + 1)) if count <= MAX_PROBE else None
         if self._pid_max is None:
             text = read_quiet(f"{self.root}/sys/kernel/pid_max", 64)
-            self._pid_max = int(text) if text and text.strip().isdigit() else 4194304
+            self._pid_max = int(text) if text and text.strip().isdigit() else procfs.PID_MAX_LIMIT
         count = self._pid_max - prev + last
         if count > MAX_PROBE:
             return None

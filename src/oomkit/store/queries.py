@@ -25,6 +25,7 @@ from oomkit.models import (
     TimelinePoint,
     WarningRecord,
 )
+from oomkit.procfs import PID_MAX_LIMIT
 from oomkit.recorder.forecast import theil_sen
 from oomkit.store import schema
 from oomkit.store.codec import event_from_json
@@ -91,9 +92,9 @@ def find_processes(
     """Processes recorded under ``target`` (a pid, or a name: comm or argv[0]'s basename),
     alive at some point in the window, most recently seen first."""
     if target.isdecimal():
-        # Past PID_MAX_LIMIT (include/linux/threads.h) no PID exists, nor fits SQLite's integer.
+        # Past PID_MAX_LIMIT no PID exists, nor would the number fit SQLite's integer.
         rows = conn.execute(f"SELECT {_PROC_COLS} FROM procs p WHERE p.pid = ?",  # noqa: S608
-                            (int(target),)).fetchall() if int(target) < 1 << 22 else []
+                            (int(target),)).fetchall() if int(target) < PID_MAX_LIMIT else []
     else:
         # GLOB, not LIKE: case-sensitive as process names are, and with its metacharacters
         # bracketed the name is matched literally (LIKE took _ and % as wildcards).
