@@ -56,20 +56,24 @@ def _report_version(event: OomEvent) -> int | None:
     return None
 
 
+# What a pod's QoS class says about its memory settings (Kubernetes docs, "Pod Quality
+# of Service Classes").
+_QOS_MEANS = {
+    "BestEffort": ": it had no memory request or limit",
+    "Burstable": ": its memory limit is above its request, or some containers have none",
+    "Guaranteed": "",
+}
+
+
 def _all_pods_remedy(event: OomEvent, owner: Owner) -> str:
     """The pods on a node share the kubelet's cgroup (its limit: the node's allocatable
     memory, capacity minus kube-reserved and system-reserved), and the kernel kills the
     worst of all of them when they fill it together."""
     pod = owner_of(event.task_memcg)
     qos = kube_qos(event.task_memcg)
-    who = _who(event)
-    where = (
-        f"{who} was in pod {pod.pod_uid} ({qos}"
-        + (": it had no memory request or limit" if qos == "BestEffort" else "")
-        + (": its memory limit is above its request, or some containers have none"
-           if qos == "Burstable" else "")
-        + "). "
-    ) if pod is not None and pod.pod_uid and qos else ""
+    where = ""
+    if pod is not None and pod.pod_uid and qos:
+        where = f"{_who(event)} was in pod {pod.pod_uid} ({qos}{_QOS_MEANS[qos]}). "
     return (
         f"The cgroup of {owner.name} hit the kubelet's limit, so the kernel chose among all of"
         f" their processes. {where}Give each container a memory limit"
@@ -415,8 +419,8 @@ def explain(
                 " /dev/shm, or kernel memory (slab, sockets). The report's \"Memory cgroup"
                 " stats\" lines say which."
             )
-            # The report names cgroup v1's counters (a "memory+swap:" line) or v2's.
-            keys = "cache, shmem, dirty" if event.memsw is not None else "file, file_dirty, shmem, slab"
+            keys = ("cache, shmem, dirty" if _report_version(event) == 1
+                    else "file, file_dirty, shmem, slab")
             remedies.append(
                 f"Find what holds the cgroup's memory outside its processes: its memory.stat"
                 f" ({keys}) and the files in its tmpfs mounts. A higher limit helps only if"
@@ -522,9 +526,9 @@ def explain(
             " -Xmx for Java), or find the growth with `oomkit timeline` from the recorder."
         )
     if kube_qos(event.task_memcg) is not None:
-        # The kubelet sets every container's oom_score_adj from its pod's QoS class and
-        # resets what is written by hand (Kubernetes docs, "Node-pressure Eviction",
-        # "Node out of memory behavior").
+        # The kubelet sets every container's oom_score_adj from its pod's QoS class when
+        # the container starts (Kubernetes docs, "Node-pressure Eviction", "Node out of
+        # memory behavior").
         remedies.append(
             "To protect a pod, make it Guaranteed (memory requests equal to limits): the"
             " kubelet gives its processes oom_score_adj -997, where BestEffort pods get 1000"
