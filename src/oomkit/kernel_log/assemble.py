@@ -390,7 +390,8 @@ class Assembler:
                 if not (repeat and self._repeated(user)):
                     self._pending.append([user, self._records + _REAPER_WINDOW])
                 return self._ready()
-        if line.ident is not None and line.ident.lower() != "kernel":
+        ident = line.ident
+        if ident is not None and ident != "kernel" and ident.lower() != "kernel":
             # Another program's line that quotes the kernel's (node-problem-detector logs
             # "Memory cgroup out of memory: Killed process ..." as its own message).
             return []
