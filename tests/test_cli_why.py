@@ -88,6 +88,22 @@ def test_empty_file_says_nothing_found_with_the_counter(tmp_path: Path) -> None:
     assert "/proc/vmstat oom_kill" in p.stdout
 
 
+def test_a_target_that_matches_nothing_says_what_else_was_found() -> None:
+    """Not "No OOM kills found" when there were some, just not of TARGET."""
+    p = run(["why", "no-such-job", "--file", str(LOCAL)])
+    no_traceback(p)
+    assert p.returncode == 0
+    assert p.stdout.startswith("No OOM kills of 'no-such-job' found in the logs searched.\n")
+    assert "1 other kill was found: `oomkit why` without TARGET lists them" in p.stdout
+    doc = json.loads(run(["why", "no-such-job", "--file", str(LOCAL), "--json"]).stdout)
+    assert doc["events"] == []
+    assert doc["target"] == "no-such-job"
+    assert doc["kills_not_matching_target"] == 1
+    hit = json.loads(run(["why", "big worker 1", "--file", str(LOCAL), "--json"]).stdout)
+    assert [e["victim"]["name"] for e in hit["events"]] == ["big worker 1"]
+    assert hit["kills_not_matching_target"] == 0
+
+
 def test_truncated_gzip_keeps_what_was_read(tmp_path: Path) -> None:
     if not LOCAL.exists():
         pytest.skip("local fixture not captured")

@@ -159,6 +159,8 @@ def _why_doc(result: WhyResult, tz: tzinfo | None, events: list[dict[str, Any]])
         "vmstat_oom_kill": result.vmstat_oom_kill,
         "kernel_kills_this_boot_in_logs": result.kernel_kills_this_boot,
         "undated_events_outside_window": result.undated,
+        "target": result.target,
+        "kills_not_matching_target": result.not_target,
         "notes": list(result.notes),
     }
     if result.database is not None:  # flight recorder
@@ -300,7 +302,16 @@ def no_kills_text(result: WhyResult, tz: tzinfo | None) -> list[str]:
     if result.since or result.until:
         window = (f"between {local_time(result.since, tz) or 'the start'} and "
                   f"{local_time(result.until, tz) or 'now'}")
-    lines = [f"No OOM kills found {window}."]
+    if result.target:
+        lines = [f"No OOM kills of {result.target!r} found {window}."]
+        if result.not_target:
+            verb = "was" if result.not_target == 1 else "were"
+            lines.append(f"{plural(result.not_target, 'other kill')} {verb}"
+                         " found: `oomkit why` without TARGET lists them. TARGET is a pid, a"
+                         " process name (as the kernel prints it, 15 characters at most), or part"
+                         " of a cgroup path or unit.")
+    else:
+        lines = [f"No OOM kills found {window}."]
     read = [s.name for s in result.sources if s.status == "read"]
     if read:
         lines.append("Searched: " + ", ".join(read) + ".")

@@ -92,6 +92,8 @@ class WhyResult(NamedTuple):
     notes: tuple[str, ...] = ()
     database: str | None = None  # the flight recorder's database that was read
     jobs: tuple[JobEvent, ...] = ()  # a supervised program's recorded history (why NAME)
+    target: str | None = None  # the TARGET the kills were filtered by
+    not_target: int = 0  # kills in the window that TARGET did not match
 
 
 def read_source(
@@ -431,8 +433,11 @@ def find_kills(opts: WhyOptions, machine: Machine | None = None) -> WhyResult:
                 continue
             kept.append(e)
         merged = kept
+    not_target = 0
     if opts.target:
-        merged = [e for e in merged if _matches(e, opts.target)]
+        matching = [e for e in merged if _matches(e, opts.target)]
+        not_target = len(merged) - len(matching)
+        merged = matching
     merged.reverse()
     enrich = Enricher(machine)
     result = WhyResult(
@@ -446,6 +451,8 @@ def find_kills(opts: WhyOptions, machine: Machine | None = None) -> WhyResult:
         undated=undated,
         notes=tuple(notes),
         machine_logs=machine_logs,
+        target=opts.target,
+        not_target=not_target,
     )
     # --- flight recorder: timelines and warnings from the daemon's database ---
     from oomkit.recorded import attach
