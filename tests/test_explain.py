@@ -267,6 +267,29 @@ def test_a_task_table_adding_up_to_more_than_the_ram_is_explained() -> None:
     assert not any("adds up to" in d for d in explain(kwin).details)
 
 
+def test_a_cgroup_whose_processes_hold_more_rss_than_its_charge_is_explained() -> None:
+    """Captured here: file-reader mapped 48 MiB of page cache another cgroup had paid for;
+    the table adds up to 126 MiB in a 64 MiB cgroup (32,249 pages: sh 391, file-reader
+    15,908, anon-grower 15,950), which reads as impossible unless said."""
+    (e,) = events("local-6.18-memcg-v1-filerss-uncharged-dmesg.log")
+    (detail,) = [d for d in explain(e).details if d.startswith("Together")]
+    assert detail.startswith("Together the cgroup's processes had 126.0 MiB of RSS, more than"
+                             " the 64.0 MiB charged to it")
+    assert "file-reader (pid 4077) had 54.6 MiB of file pages in its RSS" in detail
+    # Four processes of one Python, its pages in each RSS: 84.6 MiB in 64 MiB, nobody's
+    # file pages big enough to name.
+    (adj,) = events("local-6.18-memcg-v1-3tasks-adj500-dmesg.log")
+    (detail,) = [d for d in explain(adj).details if d.startswith("Together")]
+    assert "had 84.6 MiB of RSS, more than the 64.0 MiB" in detail
+    assert "(pid" not in detail
+    # 20,764 kB in 20,480 kB and 250,228 kB in 307,112 kB: within a tenth, nothing to say
+    for e in events("public-4.8-gentoo-docker-memcg-two-ooms-reaper-cadvisor.log"):
+        assert e.global_oom is False and e.tasks
+        assert not any(d.startswith("Together") for d in explain(e).details)
+    (g,) = events(KWIN)  # a global OOM: the RAM, not a charge, is the measure
+    assert not any(d.startswith("Together") for d in explain(g).details)
+
+
 def test_a_limit_above_the_victims_own_cgroup_is_said() -> None:
     """The kernel walks the whole subtree of the cgroup that hit its limit
     (mem_cgroup_scan_tasks): processes outside the victim's own cgroup competed."""

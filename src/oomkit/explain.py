@@ -276,6 +276,38 @@ def _rss_counts_shared(event: OomEvent) -> str | None:
             " memory and shared file pages are counted again in every process that maps them.")
 
 
+def _rss_beyond_charge(event: OomEvent) -> str | None:
+    """When a memcg report's task table holds more RSS than the cgroup was charged: say
+    why, or the numbers read as impossible (a 64 MiB cgroup with 126 MiB of processes).
+
+    RSS counts every page a process maps (MM_FILEPAGES, MM_ANONPAGES, MM_SHMEMPAGES,
+    include/linux/mm_types_task.h), while a page cache page is charged to the cgroup
+    of the task that first brought it in (Documentation/admin-guide/cgroup-v1/memory.rst,
+    2.3 "Shared Page Accounting"), and a shared page is in the RSS of each process that
+    maps it. oom_badness() ranks by get_mm_rss() all the same (mm/oom_kill.c).
+    """
+    pk = event.page_size_kb
+    usage = event.memory.usage_kb if event.memory else None
+    if event.global_oom is not False or not usage or not pk:
+        return None
+    held = _tasks_rss_kb(event)
+    if held is None or held <= usage * 1.1:  # a tenth over: not worth a paragraph
+        return None
+    text = (f"Together the cgroup's processes had {human_kb(held)} of RSS, more than the"
+            f" {human_kb(usage)} charged to it: RSS counts every page a process maps: pages shared"
+            " between processes (the same program and libraries) in each of them, and file"
+            " pages another cgroup was charged for (the one that first read them into the page"
+            " cache). The kernel ranks by RSS all the same.")
+    files = [t for t in event.tasks if t.rss_file_pages is not None]
+    if files:
+        big = max(files, key=lambda t: t.rss_file_pages or 0)
+        file_kb = (big.rss_file_pages or 0) * pk
+        if file_kb >= usage / 4:
+            text += (f" {big.name} (pid {big.pid}) had {human_kb(file_kb)} of file pages in its"
+                     " RSS, which count in its score even where this cgroup did not pay for them.")
+    return text
+
+
 # A part of RAM is worth naming when it is this share of it or more.
 _NOTABLE = 0.10
 
@@ -503,6 +535,9 @@ def explain(
         shared = _rss_counts_shared(event)
         if shared:
             details.append(shared)
+    beyond = _rss_beyond_charge(event)
+    if beyond:
+        details.append(beyond)
     if event.extra_victims:
         names = ", ".join(f"{v.name} ({v.pid})" for v in event.extra_victims)
         why = " (memory.oom.group)" if event.oom_group else " (they shared its memory)"
