@@ -290,6 +290,50 @@ def test_a_cgroup_whose_processes_hold_more_rss_than_its_charge_is_explained() -
     assert not any(d.startswith("Together") for d in explain(g).details)
 
 
+NIXOS = "public-6.5-nixos-cgroupv2-user-app-scope-over-limit.log"
+
+
+def test_a_memory_max_written_below_the_usage_is_told_and_the_writer_is_not_an_allocator() -> None:
+    """`tee` wrote a memory.max 215 MiB below the scope's usage: two kills, then nothing
+    left to kill (memory_max_write in mm/memcontrol.c); tee is in no task table."""
+    *kills, last = events(NIXOS)  # in log order: two kills, then the empty table
+    assert [e.kind.value for e in kills] == ["oom_kill", "oom_kill"]
+    for e in kills:
+        x = explain(e)
+        (lowered,) = [d for d in x.details if "lowered below what the cgroup held" in d]
+        assert "a write to memory.max, here by tee (pid 492129), which is not in the cgroup" in lowered
+        assert not any("could not be satisfied" in d for d in x.details)
+    isolated = explain(kills[1])  # 97.2 MiB of file pages, 148 KiB of shmem
+    assert "Isolated Web Co" in isolated.verdict
+    assert not any(d.startswith("Most of it was shared memory") for d in isolated.details)
+    x = explain(last)
+    assert x.verdict.endswith("(it held no process: its task table is empty).")
+    assert any(d.startswith("Its usage (692.7 MiB) was above its limit (476.8 MiB)")
+               for d in x.details)
+    assert any(d.startswith("Its 692.7 MiB of usage was memory no process in it held")
+               for d in x.details)
+    assert any("memory.stat (file, shmem, kernel)" in r for r in x.remedies)
+    assert not any("-1000" in r for r in x.remedies)
+
+
+def test_a_cgroup_with_only_a_thread_in_it_has_nothing_to_kill() -> None:
+    """Captured here (v1): one non-leader thread charged 16 MiB of pipe buffers; the task
+    table, which lists processes, is empty. v1 refuses a limit below usage, so no
+    lowered-limit reading."""
+    first, _ = events("local-6.18-memcg-v1-no-killable-dmesg.log")
+    assert first.tasks_listed and not first.tasks
+    x = explain(first)
+    assert "its task table is empty" in x.verdict
+    assert any("16.0 MiB of it kernel memory (the report's kmem line)" in d for d in x.details)
+    assert not any("lowered" in d for d in x.details)
+    assert any("memory.stat (cache, shmem, dirty)" in r for r in x.remedies)
+
+
+def test_a_victim_mostly_of_shared_memory_is_still_told_so() -> None:
+    (e,) = events("local-6.18-memcg-v1-shmem-victim-dmesg.log")  # 36 MiB shmem of 50 MiB
+    assert any(d.startswith("Most of it was shared memory") for d in explain(e).details)
+
+
 def test_a_limit_above_the_victims_own_cgroup_is_said() -> None:
     """The kernel walks the whole subtree of the cgroup that hit its limit
     (mem_cgroup_scan_tasks): processes outside the victim's own cgroup competed."""

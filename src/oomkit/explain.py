@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from oomkit.models import EventKind, Killer, OomEvent, TaskRow
+from oomkit.models import EventKind, Killer, OomEvent, TaskRow, Trigger
 from oomkit.owner import kube_qos, owner_of
 from oomkit.procmodels import CgroupNow, Owner
 from oomkit.units import human_kb
@@ -153,7 +153,8 @@ def _victim_numbers(event: OomEvent) -> list[str]:
             f"Its total-vm of {human_kb(v.total_vm_kb)} is address space it had reserved, not"
             " memory in use; it plays no part in the choice."
         )
-    if v.shmem_rss_kb and v.anon_rss_kb is not None and v.shmem_rss_kb > v.anon_rss_kb:
+    if v.shmem_rss_kb and v.anon_rss_kb is not None and (
+            v.shmem_rss_kb > v.anon_rss_kb + (v.file_rss_kb or 0)):
         lines.append(
             "Most of it was shared memory: killing the process frees it only if nothing"
             " else maps it and no tmpfs file keeps it (files in /dev/shm outlive the process)."
@@ -209,6 +210,8 @@ def _choice(event: OomEvent) -> list[str]:
                 " candidate."
             )
     t = event.trigger
+    if _limit_lowered(event) and _outsider(event):
+        t = None  # it wrote the limit; it was not allocating (said with the limit)
     if t is not None and v is not None and t.name and v.name and (
         (t.pid is not None and t.pid != v.pid) or (t.pid is None and t.name != v.name)
     ):
@@ -308,6 +311,69 @@ def _rss_beyond_charge(event: OomEvent) -> str | None:
     return text
 
 
+def _no_victim(event: OomEvent, details: list[str], remedies: list[str]) -> Explanation:
+    """Nothing was killed: say whether the cgroup had no process at all, or only
+    unkillable ones (oom_score_adj -1000, exiting, kernel threads: oom_badness())."""
+    where = f"the cgroup {event.memcg}" if event.memcg else "the machine"
+    # A cut or grep-filtered report may have lost its rows: only a complete one tells.
+    empty = (event.memcg is not None and event.complete and event.tasks_listed
+             and not event.tasks)
+    why = ("it held no process: its task table is empty" if empty else
+           "every candidate had oom_score_adj -1000, was already exiting, or was a kernel thread")
+    verdict = (f"{where[0].upper()}{where[1:]} ran out of memory but the kernel found no process"
+               f" it was allowed to kill ({why}).")
+    lowered = _limit_lowered(event)
+    if lowered:
+        details.append(lowered)
+    if empty:
+        usage = event.memory.usage_kb if event.memory else None
+        held = f"Its {human_kb(usage)} of usage" if usage is not None else "What it was charged"
+        kmem = event.kmem.usage_kb if event.kmem else None  # v1 prints kernel memory apart
+        of_it = (f", {human_kb(kmem)} of it kernel memory (the report's kmem line)"
+                 if kmem and usage else "")
+        details.append(
+            f"{held} was memory no process in it held: files in a tmpfs or shared memory, page"
+            f" cache, kernel memory{of_it}. No kill can give it back."
+        )
+        keys = "cache, shmem, dirty" if _report_version(event) == 1 else "file, shmem, kernel"
+        remedies.append(
+            f"Find what holds it: the cgroup's memory.stat ({keys}) and the files in its tmpfs"
+            " mounts; delete what is not needed, or give the cgroup a limit above that memory."
+        )
+    else:
+        remedies.append("Do not give every process oom_score_adj -1000; leave something killable.")
+    return Explanation(headline(event), verdict, tuple(details), tuple(remedies))
+
+
+def _outsider(event: OomEvent) -> Trigger | None:
+    """The task that invoked a memcg OOM killer while not in the cgroup's task table."""
+    t = event.trigger
+    if t is None or t.pid is None or not event.tasks_listed:
+        return None
+    listed = {row.pid for row in event.tasks} | {row.tgid for row in event.tasks}
+    return None if t.pid in listed else t
+
+
+def _limit_lowered(event: OomEvent) -> str | None:
+    """A cgroup v2 report whose usage is well above its limit: the limit was just written
+    below the usage. memory_max_write() (mm/memcontrol.c) then reclaims and, failing that,
+    calls the OOM killer in the cgroup until the usage fits, from the writer's context; a
+    charge never takes the usage that far past memory.max. v1's memory.limit_in_bytes
+    refuses such a write with EBUSY instead (mem_cgroup_resize_max), so v1 is not read so.
+    """
+    m = event.memory
+    if _report_version(event) != 2 or m is None or m.limit_kb is None or m.usage_kb is None:
+        return None
+    if m.usage_kb <= m.limit_kb * 1.05:  # a forced (__GFP_NOFAIL) charge may overshoot a little
+        return None
+    t = _outsider(event)
+    by = f", here by {t.name} (pid {t.pid}), which is not in the cgroup" if t else ""
+    return (f"Its usage ({human_kb(m.usage_kb)}) was above its limit ({human_kb(m.limit_kb)}):"
+            f" the limit had just been lowered below what the cgroup held (a write to"
+            f" memory.max{by}). The kernel then reclaims and kills in the cgroup until the"
+            " usage fits under the new limit.")
+
+
 # A part of RAM is worth naming when it is this share of it or more.
 _NOTABLE = 0.10
 
@@ -395,15 +461,7 @@ def explain(
         details.extend(f"Not in the log: {m}." for m in event.missing)
         return Explanation(headline(event), verdict, tuple(details), tuple(remedies))
     if event.kind is EventKind.NO_VICTIM:
-        where = f"the cgroup {event.memcg}" if event.memcg else "the machine"
-        verdict = (
-            f"{where[0].upper()}{where[1:]} ran out of memory but the kernel found no process it"
-            " was allowed to kill (every candidate had oom_score_adj -1000, was already exiting,"
-            " or was a kernel thread)."
-        )
-        remedies.append("Do not give every process oom_score_adj -1000; leave something killable.")
-        return Explanation(headline(event), verdict, tuple(details),
-                           tuple(remedies))
+        return _no_victim(event, details, remedies)
     if event.trigger is not None and event.trigger.order == -1:
         verdict = (
             f"The OOM killer was forced from sysrq (Alt+SysRq+F or `echo f >"
@@ -440,6 +498,9 @@ def explain(
                 f" (usage {human_kb(event.swap.usage_kb)})"
                 + (": full, so no more of its memory could be swapped out." if full else ".")
             )
+        lowered = _limit_lowered(event)
+        if lowered:
+            details.append(lowered)
         held = _tasks_rss_kb(event)
         if held is not None and usage and held < usage / 2:
             details.append(

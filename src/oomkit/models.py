@@ -161,6 +161,10 @@ class OomEvent(NamedTuple):
     memsw: MemcgCounters | None = None
     kmem: MemcgCounters | None = None
     tasks: tuple[TaskRow, ...] = ()
+    # The report printed its "Tasks state" table (vm.oom_dump_tasks=1), even if with no
+    # rows; False when no table header is in the log. Tells "no process in the cgroup"
+    # from "no table printed".
+    tasks_listed: bool = False
     extra_victims: tuple[Victim, ...] = ()  # memory.oom.group members
     oom_group: str | None = None
     reaped: Victim | None = None  # numbers after oom_reaper: reaped process

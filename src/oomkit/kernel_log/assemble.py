@@ -295,6 +295,7 @@ def _finish(rep: _Report) -> OomEvent:
         memsw=rep.counters.get("memory+swap"),
         kmem=rep.counters.get("kmem"),
         tasks=tuple(rep.rows),
+        tasks_listed=rep.columns is not None,
         extra_victims=_distinct(rep.extra, victim),
         oom_group=rep.group,
         reaped=rep.reaped,
