@@ -290,6 +290,20 @@ def test_a_cgroup_whose_processes_hold_more_rss_than_its_charge_is_explained() -
     assert not any(d.startswith("Together") for d in explain(g).details)
 
 
+def test_the_own_cgroup_remedy_is_sized_to_the_machines_ram() -> None:
+    """A fixed 8G was offered to a 448 MiB Raspberry Pi; three quarters of the RAM the
+    report shows, in a size `oomkit run` and systemd both read."""
+    (pi,) = events("public-6.12-raspberrypi-arm64-global-swap-full-pager-cut.log")
+    (r,) = [r for r in explain(pi).remedies if "its own memory cgroup" in r]
+    assert "`oomkit run --memory-max 336M -- CMD`" in r and "MemoryMax=336M" in r
+    assert "three quarters of the 448.0 MiB of RAM here" in r
+    (r,) = [r for r in explain(events(PG)[0]).remedies if "its own memory cgroup" in r]
+    assert "--memory-max 11.9G" in r  # 16.0 GiB (a little less in pages), rounded down
+    undated = events(PG)[0]._replace(ram_pages=None)
+    (r,) = [r for r in explain(undated).remedies if "its own memory cgroup" in r]
+    assert "--memory-max SIZE" in r and "SIZE below the machine's RAM" in r
+
+
 NIXOS = "public-6.5-nixos-cgroupv2-user-app-scope-over-limit.log"
 
 

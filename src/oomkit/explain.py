@@ -374,6 +374,23 @@ def _limit_lowered(event: OomEvent) -> str | None:
             " usage fits under the new limit.")
 
 
+def _own_cgroup(event: OomEvent) -> str:
+    """Put the job in a cgroup of its own, with a size fitted to this machine's RAM when
+    the report gives it (a fixed "8G" is more than a Raspberry Pi has)."""
+    ram_kb = event.ram_pages * event.page_size_kb if event.ram_pages and event.page_size_kb else None
+    if ram_kb:
+        kb = ram_kb * 3 // 4
+        tenths = kb * 10 // 1048576  # whole tenths of a GiB, rounded down: 2.9G, 18G
+        size = (f"{tenths // 10}G" if tenths % 10 == 0 else f"{tenths / 10:.1f}G") if tenths >= 10 \
+            else f"{max(1, kb // 1024)}M"
+        which = f", three quarters of the {human_kb(ram_kb)} of RAM here"
+    else:
+        size, which = "SIZE", ", SIZE below the machine's RAM"
+    return (f"Run the big job in its own memory cgroup (`oomkit run --memory-max {size} -- CMD`"
+            f" or `systemd-run --scope -p MemoryMax={size} CMD`{which}), so it alone fails at"
+            " its limit and the rest of the machine keeps running.")
+
+
 # A part of RAM is worth naming when it is this share of it or more.
 _NOTABLE = 0.10
 
@@ -567,10 +584,7 @@ def explain(
                 " `fallocate -l 4G /swapfile && chmod 600 /swapfile && mkswap /swapfile &&"
                 " swapon /swapfile`."
             )
-        remedies.append(
-            "Run the big job in its own memory cgroup (`oomkit run --memory-max 8G -- CMD` or"
-            " `systemd-run --scope -p MemoryMax=8G CMD`), so it alone fails at its limit."
-        )
+        remedies.append(_own_cgroup(event))
         remedies.append("Add RAM, or run fewer memory-hungry jobs at once.")
         remedies.append(
             "If you would rather have allocations fail than processes killed, strict"
