@@ -12,7 +12,17 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from oomkit.models import EventKind, Killer, OomEvent, TaskRow, Trigger
+from oomkit.explain_accounting import (
+    NOTABLE,
+    limit_lowered,
+    outside_processes,
+    outsider,
+    report_version,
+    rss_beyond_charge,
+    rss_counts_shared,
+    tasks_rss_kb,
+)
+from oomkit.models import EventKind, Killer, OomEvent, TaskRow
 from oomkit.owner import kube_qos, owner_of
 from oomkit.procmodels import CgroupNow, Owner
 from oomkit.units import human_kb
@@ -25,8 +35,6 @@ class Explanation(NamedTuple):
     verdict: str
     details: tuple[str, ...]
     remedies: tuple[str, ...]
-
-
 
 
 def _who(event: OomEvent) -> str:
@@ -43,17 +51,6 @@ def _owner_words(owner: Owner | None) -> str:
     if owner is None or owner.kind == "cgroup":
         return ""
     return f" ({owner.name})"
-
-
-def _report_version(event: OomEvent) -> int | None:
-    """The cgroup version the report shows (mm/memcontrol.c, mem_cgroup_print_oom_meminfo):
-    v2 prints a ``swap:`` line, v1 ``memory+swap:`` and ``kmem:``. It decides the remedy's
-    file names: a log read here may come from a machine whose version is not this one's."""
-    if event.swap is not None:
-        return 2
-    if event.memsw is not None or event.kmem is not None:
-        return 1
-    return None
 
 
 # What a pod's QoS class says about its memory settings (Kubernetes docs, "Pod Quality
@@ -88,7 +85,7 @@ def _limit_remedy(
 ) -> str:
     if owner is not None and owner.kind == "kubernetes-pods":
         return _all_pods_remedy(event, owner)
-    version = _report_version(event) or (now.version if now is not None else version)
+    version = report_version(event) or (now.version if now is not None else version)
     path = event.memcg or "?"
     limit = event.memory.limit_kb if event.memory else None
     # Twice the limit the report shows; without one, SIZE stands for a size above it.
@@ -210,7 +207,7 @@ def _choice(event: OomEvent) -> list[str]:
                 " candidate."
             )
     t = event.trigger
-    if _limit_lowered(event) and _outsider(event):
+    if limit_lowered(event) and outsider(event):
         t = None  # it wrote the limit; it was not allocating (said with the limit)
     if t is not None and v is not None and t.name and v.name and (
         (t.pid is not None and t.pid != v.pid) or (t.pid is None and t.name != v.name)
@@ -230,24 +227,6 @@ def _choice(event: OomEvent) -> list[str]:
     return out
 
 
-def _tasks_rss_kb(event: OomEvent) -> int | None:
-    """What the task table's processes held in RAM, when the table can be trusted whole.
-
-    For a memcg OOM the kernel lists every task of the cgroup (mem_cgroup_scan_tasks in
-    mm/oom_kill.c:dump_tasks). Their RSS may hold file pages charged to another cgroup,
-    and swap is not in the cgroup's memory usage, so this is compared with usage only
-    when it is far below it. None when the page size was not seen (a guess of 4 KiB
-    would understate 64 KiB-page machines 16 times) or rows are missing.
-    """
-    if not event.complete or not event.tasks or event.page_size_kb is None:
-        return None
-    # The assembler notes rows it skipped as "... could not be read and were skipped".
-    if any(t.rss_pages is None for t in event.tasks) or any("could not be read" in n
-                                                            for n in event.notes):
-        return None
-    return sum(t.rss_pages or 0 for t in event.tasks) * event.page_size_kb
-
-
 def headline(event: OomEvent) -> str:
     """The one-line title of an event; cheap (lists show it without the full explanation)."""
     if event.kind is EventKind.USERSPACE_KILL:
@@ -265,52 +244,6 @@ def headline(event: OomEvent) -> str:
     return "killed by the OOM killer" if event.victim is not None else "OOM killer invoked"
 
 
-def _rss_counts_shared(event: OomEvent) -> str | None:
-    """When the task table's RSS adds up to more than the RAM: say why, or its numbers
-    read as impossible. A shared page is counted in the RSS of every process that maps it
-    (MM_SHMEMPAGES and MM_FILEPAGES are per mm, include/linux/mm_types_task.h)."""
-    pk = event.page_size_kb
-    if not (event.global_oom and event.ram_pages and pk and event.tasks):
-        return None
-    total = sum(t.rss_pages or 0 for t in event.tasks)
-    if total <= event.ram_pages:
-        return None
-    return (f"The processes' RSS adds up to {human_kb(total * pk)}, more than the RAM: shared"
-            " memory and shared file pages are counted again in every process that maps them.")
-
-
-def _rss_beyond_charge(event: OomEvent) -> str | None:
-    """When a memcg report's task table holds more RSS than the cgroup was charged: say
-    why, or the numbers read as impossible (a 64 MiB cgroup with 126 MiB of processes).
-
-    RSS counts every page a process maps (MM_FILEPAGES, MM_ANONPAGES, MM_SHMEMPAGES,
-    include/linux/mm_types_task.h), while a page cache page is charged to the cgroup
-    of the task that first brought it in (Documentation/admin-guide/cgroup-v1/memory.rst,
-    2.3 "Shared Page Accounting"), and a shared page is in the RSS of each process that
-    maps it. oom_badness() ranks by get_mm_rss() all the same (mm/oom_kill.c).
-    """
-    pk = event.page_size_kb
-    usage = event.memory.usage_kb if event.memory else None
-    if event.global_oom is not False or not usage or not pk:
-        return None
-    held = _tasks_rss_kb(event)
-    if held is None or held <= usage * 1.1:  # a tenth over: not worth a paragraph
-        return None
-    text = (f"Together the cgroup's processes had {human_kb(held)} of RSS, more than the"
-            f" {human_kb(usage)} charged to it: RSS counts every page a process maps: pages shared"
-            " between processes (the same program and libraries) in each of them, and file"
-            " pages another cgroup was charged for (the one that first read them into the page"
-            " cache). The kernel ranks by RSS all the same.")
-    files = [t for t in event.tasks if t.rss_file_pages is not None]
-    if files:
-        big = max(files, key=lambda t: t.rss_file_pages or 0)
-        file_kb = (big.rss_file_pages or 0) * pk
-        if file_kb >= usage / 4:
-            text += (f" {big.name} (pid {big.pid}) had {human_kb(file_kb)} of file pages in its"
-                     " RSS, which count in its score even where this cgroup did not pay for them.")
-    return text
-
-
 def _no_victim(event: OomEvent, details: list[str], remedies: list[str]) -> Explanation:
     """Nothing was killed: say whether the cgroup had no process at all, or only
     unkillable ones (oom_score_adj -1000, exiting, kernel threads: oom_badness())."""
@@ -322,7 +255,7 @@ def _no_victim(event: OomEvent, details: list[str], remedies: list[str]) -> Expl
            "every candidate had oom_score_adj -1000, was already exiting, or was a kernel thread")
     verdict = (f"{where[0].upper()}{where[1:]} ran out of memory but the kernel found no process"
                f" it was allowed to kill ({why}).")
-    lowered = _limit_lowered(event)
+    lowered = limit_lowered(event)
     if lowered:
         details.append(lowered)
     if empty:
@@ -335,7 +268,7 @@ def _no_victim(event: OomEvent, details: list[str], remedies: list[str]) -> Expl
             f"{held} was memory no process in it held: files in a tmpfs or shared memory, page"
             f" cache, kernel memory{of_it}. No kill can give it back."
         )
-        keys = "cache, shmem, dirty" if _report_version(event) == 1 else "file, shmem, kernel"
+        keys = "cache, shmem, dirty" if report_version(event) == 1 else "file, shmem, kernel"
         remedies.append(
             f"Find what holds it: the cgroup's memory.stat ({keys}) and the files in its tmpfs"
             " mounts; delete what is not needed, or give the cgroup a limit above that memory."
@@ -343,35 +276,6 @@ def _no_victim(event: OomEvent, details: list[str], remedies: list[str]) -> Expl
     else:
         remedies.append("Do not give every process oom_score_adj -1000; leave something killable.")
     return Explanation(headline(event), verdict, tuple(details), tuple(remedies))
-
-
-def _outsider(event: OomEvent) -> Trigger | None:
-    """The task that invoked a memcg OOM killer while not in the cgroup's task table."""
-    t = event.trigger
-    if t is None or t.pid is None or not event.tasks_listed:
-        return None
-    listed = {row.pid for row in event.tasks} | {row.tgid for row in event.tasks}
-    return None if t.pid in listed else t
-
-
-def _limit_lowered(event: OomEvent) -> str | None:
-    """A cgroup v2 report whose usage is well above its limit: the limit was just written
-    below the usage. memory_max_write() (mm/memcontrol.c) then reclaims and, failing that,
-    calls the OOM killer in the cgroup until the usage fits, from the writer's context; a
-    charge never takes the usage that far past memory.max. v1's memory.limit_in_bytes
-    refuses such a write with EBUSY instead (mem_cgroup_resize_max), so v1 is not read so.
-    """
-    m = event.memory
-    if _report_version(event) != 2 or m is None or m.limit_kb is None or m.usage_kb is None:
-        return None
-    if m.usage_kb <= m.limit_kb * 1.05:  # a forced (__GFP_NOFAIL) charge may overshoot a little
-        return None
-    t = _outsider(event)
-    by = f", here by {t.name} (pid {t.pid}), which is not in the cgroup" if t else ""
-    return (f"Its usage ({human_kb(m.usage_kb)}) was above its limit ({human_kb(m.limit_kb)}):"
-            f" the limit had just been lowered below what the cgroup held (a write to"
-            f" memory.max{by}). The kernel then reclaims and kills in the cgroup until the"
-            " usage fits under the new limit.")
 
 
 def _own_cgroup(event: OomEvent) -> str:
@@ -389,58 +293,6 @@ def _own_cgroup(event: OomEvent) -> str:
     return (f"Run the big job in its own memory cgroup (`oomkit run --memory-max {size} -- CMD`"
             f" or `systemd-run --scope -p MemoryMax={size} CMD`{which}), so it alone fails at"
             " its limit and the rest of the machine keeps running.")
-
-
-# A part of RAM is worth naming when it is this share of it or more.
-_NOTABLE = 0.10
-
-
-def _outside_processes(event: OomEvent) -> list[str]:
-    """For a global OOM: the parts of RAM the report's Mem-Info shows outside the
-    processes' own memory, when one is a tenth of RAM or more; [detail, remedies...].
-
-    Killing a process gives back its private memory only. Unreclaimable slab is the
-    kernel's; tmpfs files stay until deleted and shared segments until their last user
-    goes; huge pages set aside with vm.nr_hugepages stay reserved whether used or not
-    (Documentation/admin-guide/mm/hugetlbpage.rst).
-    """
-    pk = event.page_size_kb
-    if not event.ram_pages or not pk:
-        return []
-    ram_kb = event.ram_pages * pk
-    parts: list[str] = []
-    remedies: list[str] = []
-    slab = (event.slab_unreclaimable_pages or 0) * pk
-    if slab >= _NOTABLE * ram_kb:
-        parts.append(f"{human_kb(slab)} was unreclaimable kernel slab (slab_unreclaimable),"
-                     " the kernel's own memory")
-        remedies.append(
-            "Find the kernel cache that holds the slab (`slabtop -s c` or /proc/slabinfo); one"
-            " that keeps growing is a kernel or driver leak, which killing processes does not fix."
-        )
-    shmem = (event.shmem_pages or 0) * pk
-    if shmem >= _NOTABLE * ram_kb:
-        parts.append(f"{human_kb(shmem)} was shared memory (shmem: tmpfs files such as /dev/shm,"
-                     " shared memory segments and shared anonymous mappings, such as a database's"
-                     " buffer cache)")
-        remedies.append(
-            "See what holds the shared memory: `df -h /dev/shm /run /tmp` (tmpfs files stay until"
-            " deleted) and `ipcs -m` (System V segments stay until removed and unused); a"
-            " database's shared buffers count here too."
-        )
-    huge = event.hugepages_kb or 0
-    if huge >= _NOTABLE * ram_kb:
-        parts.append(f"{human_kb(huge)} was set aside as huge pages (hugepages_total), which"
-                     " ordinary allocations cannot use")
-        remedies.append(
-            "Huge pages reserved with vm.nr_hugepages are held whether used or not: compare"
-            " HugePages_Free in /proc/meminfo, and lower vm.nr_hugepages if they are not needed."
-        )
-    if not parts:
-        return []
-    detail = (f"Of the {human_kb(ram_kb)} of RAM, " + "; ".join(parts) + ". Killing a process"
-              " gives back only its own memory, not these.")
-    return [detail, *remedies]
 
 
 def explain(
@@ -515,10 +367,10 @@ def explain(
                 f" (usage {human_kb(event.swap.usage_kb)})"
                 + (": full, so no more of its memory could be swapped out." if full else ".")
             )
-        lowered = _limit_lowered(event)
+        lowered = limit_lowered(event)
         if lowered:
             details.append(lowered)
-        held = _tasks_rss_kb(event)
+        held = tasks_rss_kb(event)
         if held is not None and usage and held < usage / 2:
             details.append(
                 f"Its processes held only {human_kb(held)} in RAM (their RSS in the task table) of"
@@ -529,7 +381,7 @@ def explain(
                 " /dev/shm, or kernel memory (slab, sockets). The report's \"Memory cgroup"
                 " stats\" lines say which."
             )
-            keys = ("cache, shmem, dirty" if _report_version(event) == 1
+            keys = ("cache, shmem, dirty" if report_version(event) == 1
                     else "file, file_dirty, shmem, slab")
             remedies.append(
                 f"Find what holds the cgroup's memory outside its processes: its memory.stat"
@@ -551,7 +403,7 @@ def explain(
             " RAM and swap were exhausted and reclaim could not free enough."
         )
         total_swap, free_swap = event.total_swap_kb, event.free_swap_kb
-        if total_swap and free_swap is not None and free_swap >= _NOTABLE * total_swap:
+        if total_swap and free_swap is not None and free_swap >= NOTABLE * total_swap:
             # The kernel gives up when reclaim makes no progress (mm/page_alloc.c,
             # should_reclaim_retry), not only when swap is full.
             verdict = (
@@ -569,7 +421,7 @@ def explain(
             details.append(
                 f"Swap: {human_kb(event.free_swap_kb)} free of {human_kb(event.total_swap_kb)}."
             )
-        outside = _outside_processes(event)
+        outside = outside_processes(event)
         if outside:
             details.append(outside[0])
             remedies.extend(outside[1:])
@@ -607,10 +459,10 @@ def explain(
     others = _big_tasks(event.tasks, event.victim.pid if event.victim else None, page_kb)
     if others:
         details.append("Also big at that moment: " + "; ".join(others) + ".")
-        shared = _rss_counts_shared(event)
+        shared = rss_counts_shared(event)
         if shared:
             details.append(shared)
-    beyond = _rss_beyond_charge(event)
+    beyond = rss_beyond_charge(event)
     if beyond:
         details.append(beyond)
     if event.extra_victims:
