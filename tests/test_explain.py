@@ -304,6 +304,25 @@ def test_the_own_cgroup_remedy_is_sized_to_the_machines_ram() -> None:
     assert "--memory-max SIZE" in r and "SIZE below the machine's RAM" in r
 
 
+def test_the_victims_swap_is_said_since_it_counts_in_the_badness() -> None:
+    """The Pi's victim had 124.8 MiB in swap (31,936 swapents) beside 119.4 MiB of anon:
+    its RSS alone reads smaller than the score the kernel ranked it by."""
+    (pi,) = events("public-6.12-raspberrypi-arm64-global-swap-full-pager-cut.log")
+    (held,) = [d for d in explain(pi).details if d.startswith("python held")]
+    assert held.endswith("Another 124.8 MiB of its memory was in swap.")
+    (e,) = events("local-6.18-memcg-v1-3tasks-adj500-dmesg.log")  # no swap on that machine
+    assert not any("in swap" in d for d in explain(e).details)
+
+
+def test_a_nohang_kill_tells_the_victims_memory_and_cgroup_even_unnamed() -> None:
+    (e,) = events("public-nohang-0.1-journal-victim-details.log")
+    x = explain(e)
+    assert x.verdict == ("nohang killed a process (the log does not name it) in the cgroup"
+                         " /user.slice/user-1000.slice/session-3.scope: sent SIGKILL.")
+    assert x.details[0].startswith("The victim held 8.7 GiB of anonymous memory")
+    assert x.details[0].endswith("Another 371.0 MiB of its memory was in swap.")
+
+
 NIXOS = "public-6.5-nixos-cgroupv2-user-app-scope-over-limit.log"
 
 

@@ -138,12 +138,15 @@ def _victim_numbers(event: OomEvent) -> list[str]:
     if v is None or v.anon_rss_kb is None:
         return []
     lines = [
-        f"{v.name} held {human_kb(v.anon_rss_kb)} of anonymous memory (what it allocated and"
-        f" touched: heap, stacks), {human_kb(v.file_rss_kb)} of file pages (its program and"
-        " mapped files)"
+        f"{v.name or 'The victim'} held {human_kb(v.anon_rss_kb)} of anonymous memory (what it"
+        f" allocated and touched: heap, stacks), {human_kb(v.file_rss_kb)} of file pages (its"
+        " program and mapped files)"
         + (f" and {human_kb(v.shmem_rss_kb)} of shared memory (tmpfs, /dev/shm, shmem)"
            if v.shmem_rss_kb else "")
         + "."
+        # Swapped-out pages count in the badness (get_mm_counter(MM_SWAPENTS), mm/oom_kill.c)
+        # but not in any RSS figure: without them a victim can look smaller than the rest.
+        + (f" Another {human_kb(v.swap_kb)} of its memory was in swap." if v.swap_kb else "")
     ]
     if v.total_vm_kb is not None:
         lines.append(
@@ -536,6 +539,8 @@ def _userspace(event: OomEvent, who: str, owner: Owner | None) -> Explanation:
         if event.reason:
             details.append(event.reason)
     else:
-        verdict = f"{killer} killed {who}" + (f": {event.reason}" if event.reason else ".")
+        where = f" in the cgroup {event.memcg}" if event.memcg else ""
+        verdict = f"{killer} killed {who}{where}" + (f": {event.reason}." if event.reason else ".")
+        details.extend(_victim_numbers(event))
     remedies.append("Give the machine more memory or swap, or limit the job that grew.")
     return Explanation(headline(event), verdict, tuple(details), tuple(remedies))
