@@ -323,6 +323,18 @@ def test_a_nohang_kill_tells_the_victims_memory_and_cgroup_even_unnamed() -> Non
     assert x.details[0].endswith("Another 371.0 MiB of its memory was in swap.")
 
 
+def test_a_victim_mostly_of_file_pages_is_told_what_they_are() -> None:
+    """Captured here: file-reader mlock()ed 48 MiB of a file it read; kwin_x11 (public)
+    had 9.5 GiB of file pages. Both were ranked by them."""
+    (e,) = events("local-6.18-memcg-v1-filerss-mlock-victim-dmesg.log")
+    assert any(d.startswith("Most of it was file pages") and "locked with mlock" in d
+               for d in explain(e).details)
+    (kwin,) = events(KWIN)
+    assert any(d.startswith("Most of it was file pages") for d in explain(kwin).details)
+    (adj,) = events("local-6.18-memcg-v1-3tasks-adj500-dmesg.log")  # 23.6 MiB anon, 6.6 file
+    assert not any(d.startswith("Most of it") for d in explain(adj).details)
+
+
 NIXOS = "public-6.5-nixos-cgroupv2-user-app-scope-over-limit.log"
 
 

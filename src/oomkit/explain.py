@@ -159,6 +159,15 @@ def _victim_numbers(event: OomEvent) -> list[str]:
             "Most of it was shared memory: killing the process frees it only if nothing"
             " else maps it and no tmpfs file keeps it (files in /dev/shm outlive the process)."
         )
+    elif v.file_rss_kb and v.file_rss_kb >= 16 * 1024 and v.file_rss_kb > (
+            (v.anon_rss_kb or 0) + (v.shmem_rss_kb or 0)):
+        # MM_FILEPAGES is in get_mm_rss(), which oom_badness() ranks by (mm/oom_kill.c).
+        lines.append(
+            "Most of it was file pages (files it had mapped: its program, libraries, data"
+            " files): they count in the badness like any other memory. Reclaim had"
+            " not freed them (pages in use, dirty, or locked with mlock stay); once no process"
+            " maps them they are page cache the kernel can drop."
+        )
     return lines
 
 
