@@ -335,6 +335,16 @@ def test_a_victim_mostly_of_file_pages_is_told_what_they_are() -> None:
     assert not any(d.startswith("Most of it") for d in explain(adj).details)
 
 
+def test_a_cut_report_does_not_claim_the_whole_machine_ran_out() -> None:
+    """The k8s excerpt ends before the victim line; whether a cgroup limit or the machine
+    ran out is unknown, so the choice is not said to be machine-wide."""
+    (e,) = events("public-3.10-rhel7-k8s-memcg-dmesg-T-score0-child.log")
+    assert e.global_oom is None
+    x = explain(e)
+    assert any("highest badness in the cgroup or machine that ran out" in d for d in x.details)
+    assert not any("in the machine:" in d for d in x.details)
+
+
 NIXOS = "public-6.5-nixos-cgroupv2-user-app-scope-over-limit.log"
 
 

@@ -187,7 +187,8 @@ def _short(path: str) -> str:
 def _choice(event: OomEvent) -> list[str]:
     v = event.victim
     out = []
-    scope = "that cgroup" if event.global_oom is False else "the machine"
+    scope = ("that cgroup" if event.global_oom is False else "the machine" if event.global_oom
+             else "the cgroup or machine that ran out")  # a cut report may not say which
     out.append(
         f"The kernel picks the process with the highest badness in {scope}: its RSS + swap +"
         " page tables, shifted by oom_score_adj; not the one that asked for memory, and not the"
