@@ -338,7 +338,7 @@ def test_a_victim_mostly_of_file_pages_is_told_what_they_are() -> None:
 def test_a_cut_report_does_not_claim_the_whole_machine_ran_out() -> None:
     """The k8s excerpt ends before the victim line; whether a cgroup limit or the machine
     ran out is unknown, so the choice is not said to be machine-wide."""
-    (e,) = events("public-3.10-rhel7-k8s-memcg-dmesg-T-score0-child.log")
+    _, e = events("public-3.10-rhel7-k8s-memcg-dmesg-T-score0-child.log")  # the second report
     assert e.global_oom is None
     x = explain(e)
     assert any("highest badness in the cgroup or machine that ran out" in d for d in x.details)
