@@ -142,22 +142,29 @@ def test_explain_shows_the_arithmetic() -> None:
     assert "not in this ranking" in scoring.explain(ranked, 99, TP)[0]
 
 
-def _score_now(pid: int, tp: int) -> tuple[int | None, int | None]:
-    """(oomkit's score, the kernel's oom_score) for one pid, or Nones if it vanished."""
+def _score_now(pid: int, tp: int) -> tuple[int | None, tuple[int, int] | None]:
+    """(oomkit's score, the kernel's oom_score read just before and just after) for one
+    pid, or Nones if it vanished: a process whose memory moves while it is read is still
+    checked, its score must fall between the kernel's two."""
     try:
-        kernel = procfs.read_oom_score(pid)
+        before = procfs.read_oom_score(pid)
         found = procscan.scan_processes(pids=[pid])
+        after = procfs.read_oom_score(pid)
     except OomkitError:
         return None, None
     ours = scoring.oom_score(scoring.badness(found[0], tp, page_size=procfs.PAGE_SIZE), tp) \
         if found else 0  # not in the scan: kernel thread or zombie, which the kernel scores 0
-    return ours, kernel
+    return ours, (min(before, after), max(before, after))
+
+
+def _agrees(ours: int | None, kernel: tuple[int, int] | None) -> bool:
+    return ours is not None and kernel is not None and kernel[0] <= ours <= kernel[1]
 
 
 @pytest.mark.live
 def test_live_every_pid_matches_proc_oom_score() -> None:
     """The score must equal /proc/PID/oom_score for every readable process; a mismatch is
-    tolerated only when the process's memory moved between the reads (re-read to confirm)."""
+    tolerated only when the process's memory moved between the reads: a re-read agrees."""
     if scoring.era_for(os.uname().release) is not Era.V5_9:
         pytest.skip("the live comparison is written for the >= 5.9 formula")
     mi = procfs.read_meminfo()
@@ -168,10 +175,11 @@ def test_live_every_pid_matches_proc_oom_score() -> None:
         if kernel is None:
             continue  # exited
         checked += 1
-        if ours == kernel:
+        if _agrees(ours, kernel):
             continue
-        stable = all(_score_now(pid, tp)[0] == _score_now(pid, tp)[1] for _ in range(3))
-        (moved if stable else wrong).append((pid, ours, kernel))
+        # A formula error disagrees every time; memory that moved agrees on a re-read.
+        again = any(_agrees(*_score_now(pid, tp)) for _ in range(5))
+        (moved if again else wrong).append((pid, ours, kernel))
     assert checked > 10
     assert not wrong, f"score differs from /proc/PID/oom_score: {wrong}"
     assert len(moved) <= max(2, checked // 20), moved
