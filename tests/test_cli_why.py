@@ -104,6 +104,16 @@ def test_a_target_that_matches_nothing_says_what_else_was_found() -> None:
     assert hit["kills_not_matching_target"] == 0
 
 
+def test_a_boot_the_journal_does_not_keep_says_where_else_to_look() -> None:
+    p = run(["why", "--boot", "-999", "--no-db"])
+    no_traceback(p)
+    assert p.returncode == 0
+    assert ("note: boot -999 is not in the journal's boot list (`journalctl --list-boots`)"
+            in p.stderr)
+    assert "--file /var/log/kern.log.1" in p.stderr
+    assert "/proc/vmstat" not in p.stdout  # this boot's counter says nothing of that one
+
+
 def test_truncated_gzip_keeps_what_was_read(tmp_path: Path) -> None:
     if not LOCAL.exists():
         pytest.skip("local fixture not captured")

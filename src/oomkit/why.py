@@ -294,8 +294,10 @@ def _boot_window(
         if str(b.offset) == boot.strip() or b.boot_id == boot.strip():
             return b.first - timedelta(seconds=5), b.last + timedelta(seconds=5), None
     return None, None, (
-        f"boot {boot} is not in the journal's boot list: only the journal's own entries for"
-        " it are shown"
+        f"boot {boot} is not in the journal's boot list (`journalctl --list-boots`), so its"
+        " time span is unknown and only the journal's own entries for it are shown; for the"
+        " kernel log of an earlier boot, pass its rotated syslog (--file /var/log/kern.log.1)"
+        " or a time window (--since/--until)"
     )
 
 
@@ -395,6 +397,7 @@ def find_kills(opts: WhyOptions, machine: Machine | None = None) -> WhyResult:
     machine_logs = not (opts.files or opts.journal_file)
     booted = boot_time()
     boot_window = _boot_window(opts.boot, booted) if opts.boot is not None and machine_logs else None
+    earlier_boot = opts.boot is not None and opts.boot.strip() not in ("0", "", "-0")
     starts = [t for t in (opts.since, boot_window[0] if boot_window else None) if t is not None]
     if starts and machine_logs:
         sources, old = _written_before(sources, max(starts))
@@ -445,7 +448,8 @@ def find_kills(opts: WhyOptions, machine: Machine | None = None) -> WhyResult:
         sources=tuple(reports),
         since=since,
         until=until,
-        vmstat_oom_kill=read_vmstat_oom_kill(machine.proc_root),
+        # The counter is this boot's: beside an earlier boot's kills it would mislead.
+        vmstat_oom_kill=None if earlier_boot else read_vmstat_oom_kill(machine.proc_root),
         boot_time=booted,
         kernel_kills_this_boot=this_boot,
         undated=undated,
