@@ -19,7 +19,7 @@ from oomkit.models import EventTime, OomEvent, SourceRef
 from tests.conftest import KERNEL_LOGS, fixture_logs
 
 _FORMAT = re.compile(
-    r"^(?P<case>local-.+?)-(?P<fmt>kmsg|dmesg(?:-T|-iso|-r|-x)?|rsyslog-.+|journal-.+)$"
+    r"^(?P<case>local-.+?)-(?P<fmt>kmsg|dmesg(?:-T|-iso|-r|-x|-json)?|rsyslog-.+|journal-.+)$"
 )
 
 
@@ -82,7 +82,7 @@ def test_times_per_format_are_decoded() -> None:
         fmt = m.group("fmt")
         for e in _events(path):
             t = e.time
-            if fmt in ("kmsg", "dmesg", "dmesg-r", "dmesg-x"):
+            if fmt in ("kmsg", "dmesg", "dmesg-r", "dmesg-x", "dmesg-json"):
                 assert t.uptime_s is not None and t.wall is None, path.name
             elif fmt in ("dmesg-T", "dmesg-iso"):
                 assert t.wall is not None and t.wall_from == "dmesg-ctime", path.name
@@ -104,6 +104,18 @@ def test_kmsg_and_dmesg_stamps_are_the_same_clock() -> None:
             assert a == b, case
             return
     pytest.skip("no case captured in both kmsg and dmesg form")
+
+
+def test_dmesg_json_and_kmsg_escapes_decode_to_the_same_comm_and_clock() -> None:
+    """The victim's comm is `say "hi" \\\\x`: a JSON string in `dmesg --json`, "\\x5c" escapes
+    in /dev/kmsg, raw in plain dmesg. All three must read the same name and time."""
+    case = "local-6.18-memcg-v1-json-quoted"
+    got = {fmt: _events(KERNEL_LOGS / f"{case}-{fmt}.log") for fmt in ("dmesg-json", "kmsg", "dmesg")}
+    for fmt, (e,) in got.items():
+        assert e.victim is not None and e.victim.name == 'say "hi" \\\\x', fmt
+        assert e.victim.pid == 26846 and e.memcg == "/oomkit-fixture-json-quoted", fmt
+        assert [t.name for t in e.tasks][1] == 'say "hi" \\\\x', fmt
+        assert e.time.uptime_s == 41480.99768, fmt  # the Killed process record's stamp
 
 
 assert KERNEL_LOGS.exists()

@@ -13,6 +13,7 @@ from datetime import datetime, timezone, tzinfo
 from typing import IO
 
 from oomkit.kernel_log.assemble import Assembler, assemble
+from oomkit.kernel_log.dmesg_json import JsonRecords
 from oomkit.kernel_log.prefix import parse_line
 from oomkit.kernel_log.scan import LineSelector
 from oomkit.models import LogLine, OomEvent, SourceRef
@@ -35,8 +36,12 @@ def parse_lines(
     """Events from ``(line_number, text)`` pairs."""
 
     def decoded() -> Iterator[tuple[LogLine, SourceRef]]:
+        records = JsonRecords()
         for number, text in lines:
-            line = parse_line(text, local=local, reference=reference)
+            if JsonRecords.may_be(text):
+                line = records.feed(number, text)
+            else:
+                line = parse_line(text, local=local, reference=reference)
             if line is not None:
                 yield line, SourceRef(path, number)
 
@@ -64,8 +69,12 @@ def feed_selected(
     reference: datetime | None,
 ) -> Iterator[OomEvent]:
     """Decode and feed selected ``(line, offset, bytes)`` triples; yield finished events."""
+    records = JsonRecords()
     for number, _offset, raw in selected:
-        line = parse_line(decode(raw), local=local, reference=reference)
+        if raw[:1] == b" " and JsonRecords.may_be(text := decode(raw)):
+            line = records.feed(number, text)  # dmesg --json: a field line of a record
+        else:
+            line = parse_line(decode(raw), local=local, reference=reference)
         if line is not None:
             yield from asm.feed(line, SourceRef(path, number))
 

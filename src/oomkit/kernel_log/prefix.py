@@ -76,6 +76,14 @@ _KMSG = re.compile(r"(\d+),(\d+),(\d+),([^;,]*)(?:,([^;]*))?;(.*)", re.S)
 # (Documentation/ABI/testing/dev-kmsg: "SUBSYSTEM=", "DEVICE="). Any other indented line
 # is a paste, whose report lines can hold "=" too (gfp_mask=, oom-kill:constraint=).
 _KMSG_DICT = re.compile(r" [A-Z0-9_]+=")
+# /dev/kmsg prints a byte below 0x20, from 0x7f up, or a backslash as "\xNN"
+# (kernel/printk/printk.c, msg_add_ext_text): a comm with a backslash, a systemd unit
+# escaped "\x2d" in a cgroup path, or any UTF-8 name arrive escaped, a byte each.
+_KMSG_ESCAPES = re.compile(r"(?:\\x[0-9a-f]{2})+")
+
+
+def _kmsg_bytes(m: re.Match[str]) -> str:
+    return bytes.fromhex(m.group(0).replace("\\x", "")).decode("utf-8", "replace")
 _UPTIME = re.compile(r"\[\s*(\d+\.\d+)\]\s?")
 _CALLER = re.compile(r"\[\s*([TC]\d+)\]\s?")
 _LEVEL = re.compile(r"<(\d{1,3})>")
@@ -271,6 +279,8 @@ def parse_line(
         m = _KMSG.match(line)
         if m:
             text = m.group(6)
+            if "\\x" in text:
+                text = _KMSG_ESCAPES.sub(_kmsg_bytes, text)
             return LogLine(
                 text=text, uptime_s=int(m.group(3)) / 1e6, raw_time=m.group(3), ident="kernel",
             )

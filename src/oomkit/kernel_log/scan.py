@@ -68,6 +68,8 @@ _LITERALS = [
     b"shmem:",
     b"hugepages_total=",
     b"uid  tgid",
+    b'"time": ',  # dmesg --json: a record's time is on the line before its message
+    b'"fac": ',  # dmesg --json -x: the facility, two lines before
     # userspace killers
     b"sending SIG",
     b"due to memory",

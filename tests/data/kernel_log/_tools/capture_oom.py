@@ -15,6 +15,10 @@ What it does, in order:
   6. reads /dev/kmsg records until the end marker (raw bytes, unmodified) -> NAME-kmsg.raw
   7. runs dmesg, dmesg -T, dmesg --time-format iso, dmesg -x, dmesg -r and cuts each
      output from the begin-marker line to the end-marker line (inclusive), unmodified;
+     and dmesg --json, cut at whole records: dmesg's own first three lines ('{',
+     '   "dmesg": [', '      {'), the lines of the begin marker's record (after its
+     opening '},{') through the end marker's record, and dmesg's own last three lines
+     ('      }', '   ]', '}'), so the cut is still the JSON document dmesg writes;
   8. waits for the cgroup to be empty and rmdirs it.
 Outputs go to --outdir as NAME.<fmt>.out; naming/README is done by hand afterwards.
 """
@@ -33,6 +37,17 @@ DMESG = {
     "dmesg-x": ["dmesg", "-x"],
     "dmesg-r": ["dmesg", "-r"],
 }
+JSON = ["dmesg", "--json"]
+
+
+def cut_json(out, begin, end):
+    """The records of `dmesg --json` output from the begin marker's to the end marker's."""
+    lines = out.splitlines(keepends=True)
+    bi = [i for i, l in enumerate(lines) if begin.encode() in l][-1]
+    ei = [i for i, l in enumerate(lines) if end.encode() in l][-1]
+    start = max(i for i in range(bi) if lines[i].strip() in (b"{", b"},{")) + 1
+    stop = min(i for i in range(ei, len(lines)) if lines[i].strip() in (b"}", b"},{"))
+    return lines[:3] + lines[start:stop] + lines[-3:]
 
 
 def kmsg_write(msg):
@@ -104,6 +119,10 @@ def main():
             sel = lines[bi[-1]:ei[-1] + 1]
         with open(f"{a.outdir}/{a.case}.{name}.out", "wb") as f:
             f.writelines(sel)
+
+    out = subprocess.run(JSON, capture_output=True, check=True).stdout
+    with open(f"{a.outdir}/{a.case}.dmesg-json.out", "wb") as f:
+        f.writelines(cut_json(out, begin, end))
 
     # cleanup
     for _ in range(100):
