@@ -86,10 +86,12 @@ def test_times_per_format_are_decoded() -> None:
                 assert t.uptime_s is not None and t.wall is None, path.name
             elif fmt in ("dmesg-T", "dmesg-iso"):
                 assert t.wall is not None and t.wall_from == "dmesg-ctime", path.name
-            elif fmt.startswith("rsyslog") or fmt in ("journal-json", "journal-short-iso-precise",
-                                                      "journal-short", "journal-short-precise"):
+            elif fmt.startswith("rsyslog") or fmt in (
+                    "journal-json", "journal-short-iso-precise", "journal-short",
+                    "journal-short-precise", "journal-short-full", "journal-short-unix",
+                    "journal-with-unit", "journal-json-seq", "journal-json-sse"):
                 assert t.wall is not None and t.wall_from == "log", path.name
-            elif fmt == "journal-short-monotonic":
+            elif fmt in ("journal-short-monotonic", "journal-short-delta"):
                 assert t.uptime_s is not None, path.name
             seen += 1
     assert seen > 10
@@ -116,6 +118,21 @@ def test_dmesg_json_and_kmsg_escapes_decode_to_the_same_comm_and_clock() -> None
         assert e.victim.pid == 26846 and e.memcg == "/oomkit-fixture-json-quoted", fmt
         assert [t.name for t in e.tasks][1] == 'say "hi" \\\\x', fmt
         assert e.time.uptime_s == 41480.99768, fmt  # the Killed process record's stamp
+
+
+def test_every_journalctl_output_gives_the_same_wall_time_or_uptime() -> None:
+    """One OOM exported in six more journalctl outputs: the kill at 11:49:01 UTC, printk
+    41999.334453 s (the journal's own clocks, not a kernel stamp in the text)."""
+    case = "local-6.18-memcg-v1-grower-idle-helper"
+    for fmt in ("short-full", "short-unix", "with-unit", "json-seq", "json-sse", "short-delta"):
+        (e,) = _events(KERNEL_LOGS / f"{case}-journal-{fmt}.log")
+        assert e.victim is not None and e.victim.name == "grower" and len(e.tasks) == 3, fmt
+        if fmt == "short-delta":
+            assert e.time.uptime_s == 41999.334453 and e.time.wall is None
+        else:
+            assert e.time.wall is not None, fmt
+            assert e.time.wall.isoformat()[:19] == "2026-11-26T11:49:01", fmt
+            assert e.time.wall.utcoffset() is not None and not e.time.wall.utcoffset(), fmt
 
 
 assert KERNEL_LOGS.exists()

@@ -84,6 +84,8 @@ _KMSG_ESCAPES = re.compile(r"(?:\\x[0-9a-f]{2})+")
 
 def _kmsg_bytes(m: re.Match[str]) -> str:
     return bytes.fromhex(m.group(0).replace("\\x", "")).decode("utf-8", "replace")
+
+
 _UPTIME = re.compile(r"\[\s*(\d+\.\d+)\]\s?")
 _CALLER = re.compile(r"\[\s*([TC]\d+)\]\s?")
 _LEVEL = re.compile(r"<(\d{1,3})>")
@@ -118,7 +120,20 @@ _RFC3164_LINE = re.compile(
     r"(?:\[\s*(?P<up>\d+\.\d+)\]\s?)?(?:\[\s*[TC]\d+\]\s?)?"
 )
 _MONO = re.compile(
-    r"\[\s*(\d+\.\d+)\] (?:([^\s:\[\]]+) ([^\s:\[]+)(?:\[(\d+)\])?|()([^\s:\[]+)\[(\d+)\]): ?"
+    # journalctl -o short-monotonic "[41999.334191] host ident: ", and -o short-delta, which
+    # adds the gap to the previous entry: "[41999.334191 <    0.000013 >] host ident: "
+    # (the first entry has blanks where the gap goes).
+    r"\[\s*(\d+\.\d+)(?:\s*<\s*\d+\.\d+\s*>)?\s*\]"
+    r" (?:([^\s:\[\]]+) ([^\s:\[]+)(?:\[(\d+)\])?|()([^\s:\[]+)\[(\d+)\]): ?"
+)
+# journalctl -o short-unix: "1795693741.105803 host ident: " (seconds since the epoch, UTC).
+_UNIX = re.compile(r"(\d{9,11})\.(\d{6})(?= )")
+# journalctl -o short-full and -o with-unit: "Thu 2026-11-26 11:49:01 UTC host ident: ".
+# The zone is strftime's %Z: UTC/GMT, a numeric "+03" where the zone has no name, or a
+# name such as CET, which is read as the local zone (like an RFC 3164 time).
+_FULL = re.compile(
+    r"[^\W\d_]{2,4}\.? (\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?"
+    r" (UTC|GMT|[+-]\d\d(?::?\d\d)?|[A-Za-z][A-Za-z0-9]{1,5})(?= )"
 )
 
 
@@ -129,7 +144,8 @@ def _tz(text: str | None) -> tzinfo | None:
         return timezone.utc
     sign = -1 if text[0] == "-" else 1
     digits = text[1:].replace(":", "")
-    return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:4])))
+    # "+0530", "+05:30", and strftime's "+03" for a zone that has no abbreviation
+    return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0)))
 
 
 def _iso(m: re.Match[str], local: tzinfo) -> datetime | None:
@@ -271,6 +287,10 @@ def parse_line(
             return None  # /dev/kmsg continuation line: " SUBSYSTEM=..." dictionary
         line = line.lstrip(" \t") or line  # indented: a paste quoted in a mail or Markdown
     c = line[0]
+    if c == "\x1e" or (c == "d" and line.startswith("data: {")):
+        # journalctl -o json-seq puts an RS byte before each object, -o json-sse "data: ".
+        line = line[1:] if c == "\x1e" else line[6:]
+        c = line[:1]
     if c == "{":
         parsed = _json_line(line)
         if parsed is not None:
@@ -316,7 +336,25 @@ def parse_line(
         m = _LEVEL.match(line)
         if m:  # dmesg -r
             return _dmesg(line[m.end():], line, local)
+    if c.isdecimal():
+        m = _UNIX.match(line)
+        t = _SYSLOG_TAIL.match(line, m.end()) if m else None
+        if m and t:
+            wall = datetime.fromtimestamp(int(m.group(1)), tz=timezone.utc).replace(
+                microsecond=int(m.group(2)))
+            return _tail_line(line[t.end():], t, wall, m.group(0))
     if c.isalpha():
+        m = _FULL.match(line)
+        t = _SYSLOG_TAIL.match(line, m.end()) if m else None
+        if m and t:
+            zone = m.group(8)
+            tz = timezone.utc if zone in ("UTC", "GMT") else _tz(zone) if zone[0] in "+-" else local
+            try:
+                wall = datetime(int(m.group(1)), int(m.group(2)), int(m.group(3)), int(m.group(4)),
+                                int(m.group(5)), int(m.group(6)), tzinfo=tz)
+            except ValueError:  # a hand-edited date: keep the line, drop the time
+                wall = None
+            return _tail_line(line[t.end():], t, wall, m.group(0))
         m = _RFC3164_LINE.match(line)
         if m:
             uptime = float(m.group("up")) if m.group("up") else None
@@ -337,6 +375,13 @@ def parse_line(
                 host=m.group(2), ident=m.group(3) or m.group(6),
             )
     return _dmesg(line, line, local)
+
+
+def _tail_line(rest: str, t: re.Match[str], wall: datetime | None, raw: str) -> LogLine:
+    """A journalctl line once its time is read: `` host ident[pid]: `` matched by ``t``."""
+    text, uptime, _ = _strip_kernel_stamp(rest)
+    return LogLine(text=text, uptime_s=uptime, wall=wall, raw_time=raw, host=t.group(1),
+                   ident=t.group(2) or t.group(5), wall_kind="log" if wall else None)
 
 
 def _dmesg(body: str, line: str, local: tzinfo) -> LogLine:
