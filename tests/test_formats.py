@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 
 from oomkit.kernel_log import parse_stream, parse_text
+from oomkit.kernel_log.prefix import parse_line
 from oomkit.models import EventTime, OomEvent, SourceRef
 from tests.conftest import KERNEL_LOGS, fixture_logs
 
 _FORMAT = re.compile(
-    r"^(?P<case>local-.+?)-(?P<fmt>kmsg|dmesg(?:-T|-iso|-r|-x|-json)?|rsyslog-.+|journal-.+)$"
+    r"^(?P<case>local-.+?)-(?P<fmt>kmsg|dmesg(?:-T|-iso|-r|-x|-json)?|rsyslog-.+|journal-.+|busybox-.+)$"
 )
 
 
@@ -86,7 +87,7 @@ def test_times_per_format_are_decoded() -> None:
                 assert t.uptime_s is not None and t.wall is None, path.name
             elif fmt in ("dmesg-T", "dmesg-iso"):
                 assert t.wall is not None and t.wall_from == "dmesg-ctime", path.name
-            elif fmt.startswith("rsyslog") or fmt in (
+            elif fmt.startswith(("rsyslog", "busybox")) or fmt in (
                     "journal-json", "journal-short-iso-precise", "journal-short",
                     "journal-short-precise", "journal-short-full", "journal-short-unix",
                     "journal-with-unit", "journal-json-seq", "journal-json-sse"):
@@ -133,6 +134,18 @@ def test_every_journalctl_output_gives_the_same_wall_time_or_uptime() -> None:
             assert e.time.wall is not None, fmt
             assert e.time.wall.isoformat()[:19] == "2026-11-26T11:49:01", fmt
             assert e.time.wall.utcoffset() is not None and not e.time.wall.utcoffset(), fmt
+
+
+def test_busybox_and_openwrt_lines_keep_their_time_past_the_facility() -> None:
+    """busybox syslogd and OpenWrt's logread print "kern.warn" between host and ident."""
+    (e,) = _events(KERNEL_LOGS / "local-6.18-memcg-v1-grower-40m-busybox-syslogd.log")
+    assert e.time.wall is not None and e.time.wall.isoformat()[:19] == "2026-11-26T11:52:02"
+    assert e.time.uptime_s == 42180.964983 and e.host == "vm" and len(e.tasks) == 3
+    line = (KERNEL_LOGS / "public-6.6-openwrt-logread-table-excerpt.log").read_text().splitlines()[0]
+    assert parse_text(line + "\n") == []  # a table row alone is no event; its prefix:
+    got = parse_line(line)
+    assert got is not None and got.text.startswith("[   2786]") and got.uptime_s == 161775.410289
+    assert got.wall is not None and got.wall.isoformat()[:19] == "2025-07-29T06:26:59"
 
 
 assert KERNEL_LOGS.exists()

@@ -119,6 +119,14 @@ _RFC3164_LINE = re.compile(
     r"| (?P<ident2>[^\s:\[]+)\[\d+\]|): ?"
     r"(?:\[\s*(?P<up>\d+\.\d+)\]\s?)?(?:\[\s*[TC]\d+\]\s?)?"
 )
+# busybox syslogd ("Nov 26 11:52:02 vm kern.warn kernel: [42180.964620] text", Alpine's
+# /var/log/messages) and OpenWrt's logread ("Tue Jul 29 06:26:59 2025 kern.info kernel:
+# ..."): the facility.level between the host and the ident (busybox syslogd.c, unless -S).
+_FACILITY_LINE = re.compile(
+    r"(?:[^\W\d_]{3} )?(?P<ts>[^\W\d_]{3,5} {1,2}\d{1,2} \d\d:\d\d:\d\d(?: \d{4})?)"
+    r"(?: (?P<host>[^\s:\[\]]+))? [a-z]+[0-7]?\.[a-z]+ (?P<ident>[^\s:\[]+)(?:\[\d+\])?: ?"
+    r"(?:\[\s*(?P<up>\d+\.\d+)\]\s?)?(?:\[\s*[TC]\d+\]\s?)?"
+)
 _MONO = re.compile(
     # journalctl -o short-monotonic "[41999.334191] host ident: ", and -o short-delta, which
     # adds the gap to the previous entry: "[41999.334191 <    0.000013 >] host ident: "
@@ -362,6 +370,14 @@ def parse_line(
             return LogLine(
                 text=line[m.end():], uptime_s=uptime, wall=stamp, raw_time=m.group("ts"),
                 host=m.group("host"), ident=m.group("ident") or m.group("ident2"),
+                wall_kind="log" if stamp else None,
+            )
+        m = _FACILITY_LINE.match(line)
+        if m:
+            stamp = _rfc3164_time(m.group("ts"), local, reference)
+            return LogLine(
+                text=line[m.end():], uptime_s=float(m.group("up")) if m.group("up") else None,
+                wall=stamp, raw_time=m.group("ts"), host=m.group("host"), ident=m.group("ident"),
                 wall_kind="log" if stamp else None,
             )
         m = _DECODED.match(line)
