@@ -114,6 +114,32 @@ def test_a_boot_the_journal_does_not_keep_says_where_else_to_look() -> None:
     assert "/proc/vmstat" not in p.stdout  # this boot's counter says nothing of that one
 
 
+JSON_QUOTED = KERNEL_LOGS / "local-6.18-memcg-v1-json-quoted-dmesg-json.log"
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_lone_surrogate_in_a_json_log_is_printed_not_a_traceback(tmp_path: Path,
+                                                                    as_json: bool) -> None:
+    """json.loads accepts "\\ud800", which no UTF-8 output can encode: a dmesg --json or
+    journal JSON line carrying one must still print."""
+    doc = JSON_QUOTED.read_text().replace('(say \\"hi\\" \\\\\\\\x)', "(say \\ud800 x)")
+    assert "\\ud800" in doc
+    journal = ('{"MESSAGE":"Memory cgroup out of memory: Killed process 5 (a\\ud800b) total-vm:1kB,'
+               ' anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0",'
+               '"_TRANSPORT":"kernel","_HOSTNAME":"h\\udfff","__REALTIME_TIMESTAMP":"1795693741107110"}\n')
+    for name, text, victim in (("dmesg.json", doc, "say \ufffd"), ("j.json", journal, "a\ufffd")):
+        path = tmp_path / name
+        path.write_text(text)
+        p = run(["why", "--file", str(path), *(["--json"] if as_json else [])])
+        no_traceback(p)
+        assert p.returncode == 0, p.stderr
+        if as_json:
+            (e,) = json.loads(p.stdout)["events"]
+            assert e["victim"]["name"].startswith(victim)
+        else:
+            assert victim in p.stdout
+
+
 def test_truncated_gzip_keeps_what_was_read(tmp_path: Path) -> None:
     if not LOCAL.exists():
         pytest.skip("local fixture not captured")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import re
 
+from oomkit.kernel_log.prefix import valid_text
 from oomkit.models import LogLine
 
 _TIME = re.compile(r'\s*"time":\s*(\d+(?:\.\d+)?),?\s*$')
@@ -62,7 +63,7 @@ class JsonRecords:
         m = _MSG.match(text)
         if m:
             try:
-                msg = json.loads(m.group(1))
+                msg = valid_text(json.loads(m.group(1)))
             except ValueError:
                 return None  # a cut or hand-edited string: not a message we can read
             near = number - self._time_line <= _NEAR

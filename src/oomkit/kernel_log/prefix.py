@@ -186,6 +186,20 @@ def _strip_kernel_stamp(
     return text, uptime, raw
 
 
+def valid_text(text: str) -> str:
+    """``text`` as it can be printed: a JSON string may hold a lone surrogate ("\\ud800"),
+    which json.loads accepts and no UTF-8 output can encode (a traceback at print)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
+
+
+def _str(value: object) -> str | None:
+    return valid_text(value) if isinstance(value, str) else None
+
+
 def _json_line(line: str) -> LogLine | None:
     import json  # here: the daemon reads kmsg only and never needs it
 
@@ -200,6 +214,7 @@ def _json_line(line: str) -> LogLine | None:
         msg = bytes(b & 0xFF for b in msg if isinstance(b, int)).decode("utf-8", "replace")
     if not isinstance(msg, str):
         return None
+    msg = valid_text(msg)
     wall = None
     raw = None
     rt = obj.get("__REALTIME_TIMESTAMP")
@@ -214,17 +229,14 @@ def _json_line(line: str) -> LogLine | None:
     if isinstance(mono, str) and mono.isdecimal():
         uptime = int(mono) / 1e6
     text, up2, _ = _strip_kernel_stamp(msg)
-    ident = obj.get("SYSLOG_IDENTIFIER")
-    host = obj.get("_HOSTNAME")
-    boot = obj.get("_BOOT_ID")
     return LogLine(
         text=text,
         uptime_s=uptime if uptime is not None else up2,
         wall=wall,
         raw_time=raw,
-        ident=ident if isinstance(ident, str) else None,
-        host=host if isinstance(host, str) else None,
-        boot_id=boot if isinstance(boot, str) else None,
+        ident=_str(obj.get("SYSLOG_IDENTIFIER")),
+        host=_str(obj.get("_HOSTNAME")),
+        boot_id=_str(obj.get("_BOOT_ID")),
         wall_kind="log" if wall else None,
     )
 
