@@ -8,7 +8,7 @@ decides per line which format it is. Sources:
 * journald through ``journalctl -o json`` (kernel transport plus the userspace
   killers' identifiers), this and earlier boots, or a saved journal file;
 * syslog files ``kern.log*``, ``messages*``, ``syslog*`` (rotated ``.1``,
-  compressed ``.gz``/``.xz``/``.bz2``), oldest first;
+  compressed ``.gz``/``.xz``/``.bz2``/``.zst``), oldest first;
 * any ``--file`` (``-`` is stdin), its compression detected from magic bytes.
 """
 
@@ -54,6 +54,17 @@ def _inflater() -> Any:
         return zlib.decompressobj(wbits=31)
 
 
+def _inflate_errors() -> tuple[type[Exception], ...]:
+    """What either decompressor raises on corrupt data (ISA-L's is not a zlib.error)."""
+    try:
+        from isal import isal_zlib
+
+        # isal's stub says "error: Exception", an instance; it is the class IsalError.
+        return (zlib.error, cast("type[Exception]", isal_zlib.error))
+    except ImportError:
+        return (zlib.error,)
+
+
 class _GzipRaw(io.RawIOBase):
     """Streaming gzip reader over large chunks (multi-member files too).
 
@@ -95,7 +106,13 @@ class _GzipRaw(io.RawIOBase):
                     raise EOFError("compressed file ended before the end of the gzip stream")
                 break
             self._in_member = True
-            out = self._d.decompress(data, want - got)
+            try:
+                out = self._d.decompress(data, want - got)
+            except _inflate_errors() as exc:
+                if got:  # hand out what came before; the next call says it
+                    self._input = data
+                    break
+                raise EOFError(f"corrupt gzip data: {exc}") from None
             view[got : got + len(out)] = out
             got += len(out)
             if self._d.eof:  # end of a member; another may follow (cat a.gz b.gz)
@@ -106,6 +123,87 @@ class _GzipRaw(io.RawIOBase):
                 self._in_member = False
                 self._input = rest if rest.strip(b"\x00") else b""
         return got
+
+
+class _ZstdRaw(io.RawIOBase):
+    """Streaming zstd reader (several frames too), with _GzipRaw's contract: a file cut
+    short or corrupt raises EOFError only after everything before that has been returned.
+
+    zstandard's own stream_reader returns nothing and no error for a truncated or corrupt
+    file (tried with 0.25), so frames are fed by hand and their ``eof`` checked.
+    """
+
+    def __init__(self, raw: IO[bytes], zstd: Any) -> None:
+        self._raw = raw
+        self._zstd = zstd
+        self._d = zstd.ZstdDecompressor().decompressobj()
+        self._out = b""  # decompressed, not yet handed out
+        self._pos = 0
+        self._input = b""
+        self._in_frame = False
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        try:
+            self._raw.close()
+        finally:
+            super().close()
+
+    def readinto(self, b: memoryview | bytearray) -> int:  # type: ignore[override]
+        view = memoryview(b).cast("B")
+        want, got = len(view), 0
+        while got < want:
+            if self._pos < len(self._out):
+                n = min(want - got, len(self._out) - self._pos)
+                view[got : got + n] = self._out[self._pos : self._pos + n]
+                self._pos += n
+                got += n
+                continue
+            # 64 KiB in: a log compresses ~10x, so each step gives out well under 10 MiB.
+            data, self._input = (self._input or self._raw.read(1 << 16)), b""
+            if not data:
+                if self._in_frame and got == 0:
+                    raise EOFError("compressed file ended before the end of the zstd frame")
+                break
+            self._in_frame = True
+            try:
+                self._out, self._pos = self._d.decompress(data), 0
+            except self._zstd.ZstdError as exc:
+                if got:
+                    self._input, self._out = data, b""  # say it on the next call
+                    break
+                raise EOFError(f"corrupt zstd data: {exc}") from None
+            if self._d.eof:  # end of a frame; another may follow (zstd -c a b > c)
+                rest = self._d.unused_data
+                self._d = self._zstd.ZstdDecompressor().decompressobj()
+                self._in_frame = False
+                self._input = rest if rest.strip(b"\x00") else b""
+        return got
+
+
+class _CorruptAsEOF(io.RawIOBase):
+    """A decompressing file whose own error on corrupt data (lzma.LZMAError, not an
+    OSError) becomes EOFError, which the readers report as "read stopped early"."""
+
+    def __init__(self, f: IO[bytes], error: type[Exception], kind: str) -> None:
+        self._f, self._error, self._kind = f, error, kind
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        try:
+            self._f.close()
+        finally:
+            super().close()
+
+    def readinto(self, b: memoryview | bytearray) -> int:  # type: ignore[override]
+        try:
+            return self._f.readinto(b)  # type: ignore[attr-defined,no-any-return]
+        except self._error as exc:
+            raise EOFError(f"corrupt {self._kind} data: {exc}") from None
 
 
 # The first bytes of the compressed formats a rotated log comes in.
@@ -137,15 +235,19 @@ def open_any(raw: IO[bytes]) -> IO[bytes]:
     if kind == "xz":
         import lzma  # here: most logs are plain text or gzip
 
-        return lzma.open(buffered)
+        return cast(IO[bytes], _CorruptAsEOF(lzma.open(buffered), lzma.LZMAError, "xz"))
     if kind == "bz2":
         import bz2
 
         return bz2.open(buffered)
     if kind == "zstd":
-        raise SourceUnavailable(
-            "zstd-compressed logs are not supported yet: run `zstdcat FILE | oomkit why --file -`"
-        )
+        try:
+            import zstandard  # here: the daemon and most logs never need it
+        except ImportError:
+            raise SourceUnavailable(
+                "zstd-compressed log, and the zstandard package is not installed: `pip install"
+                " zstandard`, or run `zstdcat FILE | oomkit why --file -`") from None
+        return cast(IO[bytes], _ZstdRaw(buffered, zstandard))
     return buffered
 
 
@@ -342,7 +444,8 @@ def list_boots() -> list[Boot]:
     return boots
 
 
-_ROTATED = re.compile(r"^(?P<base>kern\.log|messages|syslog)(?:[.-](?P<n>\d+))?(?P<ext>\.gz|\.xz|\.bz2)?$")
+_ROTATED = re.compile(
+    r"^(?P<base>kern\.log|messages|syslog)(?:[.-](?P<n>\d+))?(?P<ext>\.gz|\.xz|\.bz2|\.zst)?$")
 
 
 def syslog_files(log_dir: Path = Path("/var/log")) -> list[Path]:
