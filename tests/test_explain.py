@@ -76,6 +76,23 @@ def test_owner_specific_remedies() -> None:
     pod = e._replace(memcg="/kubepods/burstable/pod0b7c2a7e-1111-2222-3333-444455556666/" + "b" * 64)
     x = explain(pod, owner=owner_of(pod.memcg))
     assert any("resources.limits.memory" in r for r in x.remedies)
+    job = e._replace(memcg="/oomkit-job-nightly-etl")  # `oomkit run` or [programs.NAME]
+    owner = owner_of(job.memcg)
+    assert owner is not None and owner.kind == "oomkit-job" and owner.unit == "nightly-etl"
+    x = explain(job, owner=owner)
+    assert "(oomkit job nightly-etl)" in x.verdict
+    assert any(r.startswith("Give the job more memory: `oomkit run --memory-max 128M -- CMD`")
+               and 'memory_max = "128M" in [programs.NAME]' in r for r in x.remedies)
+
+
+def test_a_victim_alone_in_its_cgroup_is_not_told_to_protect_itself() -> None:
+    """Protecting the only process of a cgroup leaves the kernel nothing to kill there.
+    A public report whose table lists only the victim, and one with company."""
+    (alone,) = events("public-3.13-ubuntu-memcg-legacy-task-in-cadvisor.log")[-1:]
+    assert alone.victim is not None and len(alone.tasks) == 1
+    assert not any("oom_score_adj (`oomkit protect" in r for r in explain(alone).remedies)
+    (crowd,) = events("local-6.18-memcg-v1-3tasks-adj500-dmesg.log")
+    assert any("oom_score_adj (`oomkit protect" in r for r in explain(crowd).remedies)
 
 
 def test_adj_has_no_effect_in_a_tiny_cgroup() -> None:

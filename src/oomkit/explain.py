@@ -103,6 +103,12 @@ def _limit_remedy(
             f"Raise the container's limit: `{tool} update --memory {bigger} --memory-swap"
             f" {bigger} {owner.container}` (or --memory at `{tool} run`){above}."
         )
+    if owner is not None and owner.kind == "oomkit-job" and owner.unit:
+        return (
+            f"Give the job more memory: `oomkit run --memory-max {bigger} -- CMD` for a run, or"
+            f" memory_max = \"{bigger}\" in [programs.NAME] of the supervisor's config, then"
+            f" `oomkit ctl restart NAME`{above}; if it really needs more."
+        )
     if owner is not None and owner.kind == "kubernetes":
         return (
             "Raise resources.limits.memory of that container in the pod spec (and the request"
@@ -510,6 +516,10 @@ def explain(
             " and Burstable ones between 2 and 999; a value written by hand lasts until the"
             " container restarts."
         )
+    elif _alone(event):
+        # With nothing else in the cgroup to kill, a protected victim leaves the kernel
+        # "no killable processes": the charge fails and the job stalls or gets ENOMEM.
+        pass
     else:
         remedies.append(
             "Protect what must survive with a negative oom_score_adj (`oomkit protect PID"
@@ -517,6 +527,15 @@ def explain(
             " instead."
         )
     return Explanation(headline(event), verdict, tuple(details), tuple(remedies))
+
+
+def _alone(event: OomEvent) -> bool:
+    """The victim was the only process in the cgroup whose limit was hit (a complete
+    task table lists every process of it: mem_cgroup_scan_tasks)."""
+    v = event.victim
+    return (event.global_oom is False and event.complete and event.tasks_listed
+            and v is not None and bool(event.tasks)
+            and all(t.tgid == v.pid or t.pid == v.pid for t in event.tasks))
 
 
 def _userspace(event: OomEvent, who: str, owner: Owner | None) -> Explanation:

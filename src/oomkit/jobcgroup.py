@@ -16,6 +16,7 @@ from pathlib import Path
 
 from oomkit import cgroups, procfs
 from oomkit.errors import AccessDenied, OomkitError
+from oomkit.owner import JOB_PREFIX as JOB_PREFIX  # re-exported: the supervisor names it here
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +129,6 @@ def remove(cg: JobCgroup, timeout: float = 5.0) -> None:
 #   peak         memory.peak (5.19+)     memory.max_usage_in_bytes
 #   kill all     cgroup.kill (5.14+)     (none: signal every pid until empty)
 
-JOB_PREFIX = "oomkit-job-"
 _UNLIMITED_V1 = "-1"  # memory.limit_in_bytes accepts -1 for "no limit" (memory.rst 2.5)
 
 

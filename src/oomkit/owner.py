@@ -23,6 +23,10 @@ import re
 
 from oomkit.procmodels import Owner
 
+# The cgroup directory prefix of `oomkit run` jobs and supervised programs
+# (jobcgroup.py makes them; here so that reading a path needs no cgroup code).
+JOB_PREFIX = "oomkit-job-"
+
 _HEX = r"[0-9a-f]{12,64}"
 _POD = re.compile(r"pod(?P<uid>[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})")
 _CONTAINER = re.compile(
@@ -68,6 +72,10 @@ def owner_of(path: str | None) -> Owner | None:
             kind="kubernetes", name=f"pod {uid}" + (f" container {cid[:12]}" if cid else ""),
             pod_uid=uid, container_id=cid, container=cid[:12] if cid else None,
         )
+    if leaf.startswith(JOB_PREFIX) and len(leaf) > len(JOB_PREFIX):
+        # A job of `oomkit run` or a program of oomkit's supervisor (jobcgroup.py).
+        job = leaf[len(JOB_PREFIX):]
+        return Owner(kind="oomkit-job", name=f"oomkit job {job}", unit=job)
     lxc = _LXC.match(path)
     if lxc:
         return Owner(kind="lxc", name=lxc.group("name"), container=lxc.group("name"))
