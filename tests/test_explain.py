@@ -362,6 +362,21 @@ def test_a_cut_report_does_not_claim_the_whole_machine_ran_out() -> None:
     assert not any("in the machine:" in d for d in x.details)
 
 
+def test_oom_kill_allocating_task_is_not_explained_as_a_badness_choice() -> None:
+    """vm.oom_kill_allocating_task=1 (public, linux-mm 2016): the kernel killed whoever
+    was allocating, compared nothing; it is never a cgroup limit."""
+    first, second = events("public-4.7-rc3-oom-kill-allocating-task-bare-lines-linux-mm.log")
+    for e in (first, second):
+        x = explain(e)
+        assert "vm.oom_kill_allocating_task is set" in x.verdict
+        assert "This was not a cgroup limit" in x.verdict
+        assert not any("highest badness" in d for d in x.details)
+        assert not any("does not say whether a cgroup limit" in d for d in x.details)
+        assert x.remedies[0].startswith("To have the kernel kill the process with the highest")
+        assert not any("the next-highest process then dies" in r for r in x.remedies)
+    assert second.victim is not None and second.victim.name == "trinity-c156"
+
+
 NIXOS = "public-6.5-nixos-cgroupv2-user-app-scope-over-limit.log"
 
 

@@ -190,7 +190,18 @@ def _short(path: str) -> str:
     return o.name if o is not None and o.kind != "cgroup" else path
 
 
+# The victim line's message when vm.oom_kill_allocating_task is set (mm/oom_kill.c,
+# out_of_memory(): "Out of memory (oom_kill_allocating_task)"; not for memcg OOMs).
+_ALLOCATING = "Out of memory (oom_kill_allocating_task)"
+
+
+def _allocating(event: OomEvent) -> bool:
+    return (event.message or "").startswith(_ALLOCATING)
+
+
 def _choice(event: OomEvent) -> list[str]:
+    if _allocating(event):
+        return []  # nothing was compared; the verdict says why this process
     v = event.victim
     out = []
     scope = ("that cgroup" if event.global_oom is False else "the machine" if event.global_oom
@@ -473,6 +484,18 @@ def explain(
                 "This log does not say whether a cgroup limit or the whole machine ran out"
                 " (the report is incomplete)."
             )
+    if _allocating(event):
+        verdict = (
+            f"The kernel killed {who}, the process that was asking for memory when it ran out:"
+            " vm.oom_kill_allocating_task is set, so the kernel compared no processes and"
+            " killed the one allocating. This was not a cgroup limit (the setting is ignored"
+            " for those): the machine, or the NUMA nodes its cpuset or memory policy allows,"
+            " ran out."
+        )
+        details = [d for d in details if not d.startswith("This log does not say whether")]
+        remedies.insert(0, (
+            "To have the kernel kill the process with the highest badness instead (usually the"
+            " biggest), set `sysctl vm.oom_kill_allocating_task=0`, the default."))
     details.extend(_victim_numbers(event))
     details.extend(_choice(event))
     others = _big_tasks(event.tasks, event.victim.pid if event.victim else None, page_kb)
@@ -515,6 +538,14 @@ def explain(
             " kubelet gives its processes oom_score_adj -997, where BestEffort pods get 1000"
             " and Burstable ones between 2 and 999; a value written by hand lasts until the"
             " container restarts."
+        )
+    elif _allocating(event):
+        # out_of_memory() takes `current` only if its oom_score_adj is not -1000; any other
+        # value plays no part, as nothing is scored.
+        remedies.append(
+            "In this mode oom_score_adj does not steer the choice, except -1000 (`oomkit"
+            " protect PID --never-kill`): an allocation by such a process makes the kernel"
+            " choose by badness instead."
         )
     elif _alone(event):
         # With nothing else in the cgroup to kill, a protected victim leaves the kernel
