@@ -50,6 +50,28 @@ def test_v2_zram_desktop() -> None:
     assert f["kernel.dmesg_restrict"].status == "ok"
 
 
+def test_zfs_arc_is_said_where_memavailable_cannot_see_it() -> None:
+    """A real arcstats (node_exporter's fixture) on the v2-zram tree: 1.5 GiB of ARC in a
+    4 GB machine, which MemAvailable does not count (openzfs/zfs#10255)."""
+    f = by_id(diagnose(snapshot("zfs-arc")))["zfs.arc"]
+    assert f.status == "warn"
+    assert f.title == "ZFS ARC holds 1,530 MiB (39% of RAM), up to 7,980 MiB"
+    assert f.evidence.startswith("arcstats size 1603939792 B, c_min 33554432 B, c_max 8367976448 B")
+    assert "MemAvailable does not count it" in f.explanation and "c_min" in f.explanation
+    assert f.fix is not None and "zfs_arc_max" in f.fix
+    assert "zfs.arc" not in by_id(diagnose(snapshot("v2-zram")))  # no ZFS: nothing said
+    small = replace(snapshot("zfs-arc"), arc={"size": 100 << 20, "c_min": 1, "c_max": 200 << 20})
+    info = by_id(diagnose(small))["zfs.arc"]
+    assert info.status == "info" and info.fix is None
+
+
+def test_arcstats_rows_are_read_and_bad_ones_skipped() -> None:
+    from oomkit.doctor import parse_arcstats
+
+    text = "6 1 0x01 91 4368 1 2\nname type data\nsize 4 12\nc_max 4 x\nbroken\n"
+    assert parse_arcstats(text) == {"size": 12}
+
+
 def test_mode2_server_without_psi() -> None:
     f = by_id(diagnose(snapshot("mode2-nopsi")))
     assert f["overcommit.mode"].title == "vm.overcommit_memory = 2 (strict accounting)"

@@ -274,9 +274,39 @@ def oom_sysctls(s: DoctorSnapshot) -> list[Finding]:
     return out
 
 
+def zfs_arc(s: DoctorSnapshot) -> list[Finding]:
+    """The ZFS ARC (openzfs: module/zfs/arc.c; arcstats ``size``, ``c_min``, ``c_max``).
+
+    The ARC is ZFS's cache, kept apart from the kernel's page cache: /proc/meminfo counts it
+    in no Cached or MemAvailable field (openzfs/zfs#10255), and it gives memory back to the
+    kernel's shrinker only down to c_min and not always as fast as a burst asks.
+    """
+    if s.arc is None or "size" not in s.arc:
+        return []
+    size, c_min, c_max = s.arc["size"], s.arc.get("c_min"), s.arc.get("c_max")
+    total_kb = s.meminfo.get("MemTotal")
+    share = size / 1024 / total_kb if total_kb else None
+    evidence = (f"arcstats size {size} B, c_min {c_min} B, c_max {c_max} B"
+                + (f"; MemTotal {total_kb} kB, MemAvailable {s.meminfo.get('MemAvailable')} kB"
+                   if total_kb else ""))
+    text = ("The ZFS ARC is ZFS's own cache, outside the page cache: MemAvailable does not count "
+            "it, so the machine looks fuller than it is to free, to anything that reads "
+            "MemAvailable (earlyoom, for one) and to oomkit's own warnings. Under pressure it "
+            "shrinks, but only down to c_min, and not always as fast as a burst of allocations "
+            "asks, so the OOM killer can act while the ARC still holds memory.")
+    of_ram = f" ({share:.0%} of RAM)" if share is not None else ""
+    title = f"ZFS ARC holds {_mib(size / 1024)}{of_ram}" + (
+        f", up to {_mib(c_max / 1024)}" if c_max else "")
+    fix = ("cap it: echo BYTES > /sys/module/zfs/parameters/zfs_arc_max now, and "
+           "`options zfs zfs_arc_max=BYTES` in /etc/modprobe.d/zfs.conf to keep it")
+    big = share is not None and share >= 0.25
+    return [Finding("zfs.arc", "warn" if big else "info", title, evidence, text,
+                    fix if big or (c_max and total_kb and c_max / 1024 >= total_kb / 2) else None)]
+
+
 Check = Callable[[DoctorSnapshot], Sequence[Finding]]
 
 CHECKS: tuple[Check, ...] = (
     overcommit_mode, commit_limit, swap, zswap, mem_available, psi, oom_sysctls,
-    cgroup_findings, killer_findings, kill_counts,
+    zfs_arc, cgroup_findings, killer_findings, kill_counts,
 )
