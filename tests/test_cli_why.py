@@ -207,6 +207,18 @@ def test_a_machines_rotated_zstd_log_is_found_and_read(tmp_path: Path) -> None:
     assert [k.event.victim.name for k in result.kills if k.event.victim] == ["big worker 1"]
 
 
+def test_a_byte_order_mark_does_not_stick_to_the_first_line(tmp_path: Path) -> None:
+    """A log saved by a Windows editor starts with U+FEFF; it leaked into the trigger's
+    name ("\\ufeff[ 4218.092402] grower") and cost it its time and pid."""
+    lines = LOCAL.read_bytes().splitlines(keepends=True)[1:]  # from the header on
+    path = tmp_path / "saved.log"
+    path.write_bytes(b"\xef\xbb\xbf" + b"".join(lines))
+    p = run(["why", "--file", str(path), "--json"])
+    no_traceback(p)
+    (e,) = json.loads(p.stdout)["events"]
+    assert e["trigger"]["name"] == "grower" and e["trigger"]["pid"] == 3903
+
+
 def test_non_utf8_bytes_and_crlf(tmp_path: Path) -> None:
     if not LOCAL.exists():
         pytest.skip("local fixture not captured")

@@ -300,6 +300,8 @@ def parse_line(
     file's modification time: the last line was written before it).
     """
     line = line.rstrip("\r\n")
+    if line[:1] == "\ufeff":  # a byte order mark: a log saved by a Windows editor
+        line = line[1:]
     if not line:
         return None
     if line[0] in " \t":
