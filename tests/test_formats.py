@@ -148,4 +148,23 @@ def test_busybox_and_openwrt_lines_keep_their_time_past_the_facility() -> None:
     assert got.wall is not None and got.wall.isoformat()[:19] == "2025-07-29T06:26:59"
 
 
+@pytest.mark.parametrize("quote", ["> ", ">> ", "> > "])
+def test_a_report_quoted_in_a_mail_reply_reads_as_the_report(quote: str) -> None:
+    """linux-mm and LKML reports arrive quoted ("> ") in replies: every format of a captured
+    OOM, quoted, gives the same events as the original."""
+    for case in ("local-6.18-memcg-v1-3tasks-adj500-dmesg", "local-6.18-memcg-v1-3tasks-adj500-kmsg",
+                 "local-6.18-memcg-v1-two-ooms-rsyslog-imklog-rfc3339"):
+        text = (KERNEL_LOGS / f"{case}.log").read_text()
+        quoted = "".join(quote + line for line in text.splitlines(keepends=True))
+        assert parse_text(quoted, "q") == parse_text(text, "q"), (case, quote)
+
+
+def test_a_public_mail_quoted_report_keeps_its_table() -> None:
+    (e,) = _events(KERNEL_LOGS / "public-5.2-memcg-v2-memory-stat-example-mail-quoted-linux-mm.log")
+    assert e.memcg == "/foo" and e.memory is not None and e.memory.limit_kb == 1024
+    assert [t.name for t in e.tasks] == ["bash", "stress", "stress"]
+    assert e.victim is not None and e.victim.swap_kb == 56349 * 4  # its swapents row
+    assert e.reaped is not None
+
+
 assert KERNEL_LOGS.exists()

@@ -76,6 +76,7 @@ _KMSG = re.compile(r"(\d+),(\d+),(\d+),([^;,]*)(?:,([^;]*))?;(.*)", re.S)
 # (Documentation/ABI/testing/dev-kmsg: "SUBSYSTEM=", "DEVICE="). Any other indented line
 # is a paste, whose report lines can hold "=" too (gfp_mask=, oom-kill:constraint=).
 _KMSG_DICT = re.compile(r" [A-Z0-9_]+=")
+_MAIL_QUOTE = re.compile(r"^(?:> ?)+")
 # /dev/kmsg prints a byte below 0x20, from 0x7f up, or a backslash as "\xNN"
 # (kernel/printk/printk.c, msg_add_ext_text): a comm with a backslash, a systemd unit
 # escaped "\x2d" in a cgroup path, or any UTF-8 name arrive escaped, a byte each.
@@ -302,6 +303,8 @@ def parse_line(
     line = line.rstrip("\r\n")
     if line[:1] == "\ufeff":  # a byte order mark: a log saved by a Windows editor
         line = line[1:]
+    if line[:1] == ">":  # quoted in a mail reply ("> ", "> > ", ">> "); no log format starts so
+        line = _MAIL_QUOTE.sub("", line, count=1)
     if not line:
         return None
     if line[0] in " \t":
