@@ -159,6 +159,30 @@ def test_a_report_quoted_in_a_mail_reply_reads_as_the_report(quote: str) -> None
         assert parse_text(quoted, "q") == parse_text(text, "q"), (case, quote)
 
 
+def _grep(text: str, style: str) -> str:
+    """``text`` as grep prints it: with each line's file and/or number, matches (":") and,
+    for every third line, a -C context line ("-")."""
+    out = []
+    for n, line in enumerate(text.splitlines(keepends=True), start=1):
+        sep = "-" if n % 3 == 0 else ":"
+        out.append({"H": f"/var/log/kern.log.1{sep}", "n": f"{n}{sep}",
+                    "Hn": f"/var/log/kern.log.1:{n}{sep}", "name": f"kern.log.2.gz{sep}",
+                    "rhel": f"messages-20241124{sep}"}[style] + line)
+    return "".join(out)
+
+
+@pytest.mark.parametrize("style", ["H", "n", "Hn", "name", "rhel"])
+def test_grep_output_of_a_log_reads_as_the_log(style: str) -> None:
+    """The seed's first step, `grep -i kill /var/log/kern.log*`, prefixes each line with
+    its file when there are several (and -n its number): pasted, that must read as the
+    log. An ISO date must not be taken for a line number."""
+    for case in ("local-6.18-memcg-v1-3tasks-adj500-dmesg", "local-6.18-memcg-v1-3tasks-adj500-kmsg",
+                 "local-6.18-memcg-v1-two-ooms-rsyslog-imklog-rfc3339",
+                 "local-6.18-memcg-v1-two-ooms-rsyslog-imklog-trad"):
+        text = (KERNEL_LOGS / f"{case}.log").read_text()
+        assert parse_text(_grep(text, style), "g") == parse_text(text, "g"), (case, style)
+
+
 def test_a_public_mail_quoted_report_keeps_its_table() -> None:
     (e,) = _events(KERNEL_LOGS / "public-5.2-memcg-v2-memory-stat-example-mail-quoted-linux-mm.log")
     assert e.memcg == "/foo" and e.memory is not None and e.memory.limit_kb == 1024

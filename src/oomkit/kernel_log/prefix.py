@@ -77,6 +77,19 @@ _KMSG = re.compile(r"(\d+),(\d+),(\d+),([^;,]*)(?:,([^;]*))?;(.*)", re.S)
 # is a paste, whose report lines can hold "=" too (gfp_mask=, oom-kill:constraint=).
 _KMSG_DICT = re.compile(r" [A-Z0-9_]+=")
 _MAIL_QUOTE = re.compile(r"^(?:> ?)+")
+# What grep puts before a line: "-n" its number, "-H" (or several files, zgrep too) the
+# file, both as "FILE:N:", and ":" for a match or "-" for a -A/-B/-C context line. The file
+# is a path or a log's usual name; file names hold "-" and ":" may end a time, so the split
+# is the first one followed by what begins a log line in a format read here.
+_LOG_START = (
+    r"\[|<\d|\{|\x1e|\d{4}-\d\d-\d\d[T ]|\d+,\d+,\d+,|\d{9,11}\.\d{6} "
+    r"|[^\W\d_]{3,5}\.? {1,2}\d|[A-Za-z]{3} [A-Za-z]{3} |[a-z]+ *:[a-z]+ *: "
+)
+_GREP = re.compile(
+    r"(?:(?:/[\w.+@/-]*?|(?:kern\.log|syslog|messages|dmesg|daemon\.log)[\w.+-]*?)(?::\d+)?"
+    r"|\d+)[:-](?=" + _LOG_START + ")"
+)
+
 # /dev/kmsg prints a byte below 0x20, from 0x7f up, or a backslash as "\xNN"
 # (kernel/printk/printk.c, msg_add_ext_text): a comm with a backslash, a systemd unit
 # escaped "\x2d" in a cgroup path, or any UTF-8 name arrive escaped, a byte each.
@@ -407,6 +420,10 @@ def parse_line(
                 text=line[m.end():], uptime_s=float(m.group(1)), raw_time=m.group(1),
                 host=m.group(2), ident=m.group(3) or m.group(6),
             )
+    m = _GREP.match(line)
+    if m and m.end() < len(line):
+        # Only here, once no format has matched: it costs the common lines nothing.
+        return parse_line(line[m.end():], local=local, reference=reference)
     return _dmesg(line, line, local)
 
 
