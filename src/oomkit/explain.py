@@ -10,6 +10,7 @@ refuses, mode 2 refuses past CommitLimit; memory.high never OOM-kills.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import NamedTuple
 
 from oomkit.explain_accounting import (
@@ -271,6 +272,8 @@ def headline(event: OomEvent) -> str:
         return f"cgroup limit hit: {event.memcg or 'a memory cgroup'}"
     if event.global_oom:
         return "machine out of memory"
+    if event.units and event.victim is None:
+        return f"OOM kill noted by systemd: {event.units[0]}"
     return "killed by the OOM killer" if event.victim is not None else "OOM killer invoked"
 
 
@@ -339,6 +342,8 @@ def explain(
     page_kb = event.page_size_kb or 4
     if event.kind is EventKind.USERSPACE_KILL:
         return _userspace(event, who, owner)
+    if event.units and event.victim is None:
+        return _unit_notes(event)
     if event.kind is EventKind.PANIC:
         msg = event.panic_message or ""
         if "no killable" in msg or "deadlocked" in msg:
@@ -556,6 +561,38 @@ def explain(
             "Protect what must survive with a negative oom_score_adj (`oomkit protect PID"
             " --protect` or OOMScoreAdjust= in its unit); the next-highest process then dies"
             " instead."
+        )
+    return Explanation(headline(event), verdict, tuple(details), tuple(remedies))
+
+
+def _unit_notes(event: OomEvent) -> Explanation:
+    """A kill known only from systemd's notes (kernel_log/systemd_units.py)."""
+    unit = event.units[0]  # the unit the kill was in; the rest are slices above it
+    verdict = (
+        f"systemd noted that the kernel OOM killer killed a process of {unit}. The kernel's"
+        " own report of it is not in this log, so which process, how big it was and whose"
+        " limit it hit are not known from here."
+    )
+    details = []
+    if len(event.units) > 1:
+        details.append(
+            "systemd counts a kill in the unit and in every slice above it: "
+            + ", ".join(event.units) + "."
+        )
+    wall = event.time.wall
+    # The kernel's report comes just before systemd notices the counter move.
+    since = (f" --since '{(wall - timedelta(minutes=1)).strftime('%Y-%m-%d %H:%M:%S')}'"
+             f" --until '{(wall + timedelta(minutes=1)).strftime('%Y-%m-%d %H:%M:%S')}'"
+             if wall is not None else "")
+    remedies = [
+        "Read the kernel's report of it: `oomkit why` on that machine reads the kernel log and"
+        f" the journal, or `journalctl -k{since}` (or /var/log/kern.log at that time); it"
+        " names the victim, its memory and the limit that was hit.",
+    ]
+    if unit.endswith((".service", ".scope", ".slice")):
+        remedies.append(
+            f"If {unit} needs more memory: `systemctl set-property {unit} MemoryMax=SIZE`"
+            " (MemoryMax= in the unit file), after reading the report."
         )
     return Explanation(headline(event), verdict, tuple(details), tuple(remedies))
 

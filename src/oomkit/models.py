@@ -165,6 +165,9 @@ class OomEvent(NamedTuple):
     # rows; False when no table header is in the log. Tells "no process in the cgroup"
     # from "no table printed".
     tasks_listed: bool = False
+    # systemd units that noted this kill ("A process of this unit has been killed by the
+    # OOM killer"): the unit and the slices above it (kernel_log/systemd_units.py).
+    units: tuple[str, ...] = ()
     extra_victims: tuple[Victim, ...] = ()  # memory.oom.group members
     oom_group: str | None = None
     reaped: Victim | None = None  # numbers after oom_reaper: reaped process

@@ -99,6 +99,7 @@ def event_dict(k: KillReport, tz: tzinfo | None = None) -> dict[str, Any]:
         "time": event_time_dict(e.time, tz),
         "tasks": [_task(row, e.page_size_kb) for row in e.tasks],
         "tasks_listed": e.tasks_listed,
+        "units": list(e.units),
         "page_size_kb": e.page_size_kb,
         "owner": _owner(k.owner or k.task_owner),
         "task_owner": _owner(k.task_owner),
@@ -204,6 +205,8 @@ def _where(k: KillReport) -> str:
         return "whole machine"
     if e.memcg:
         return f"cgroup {e.memcg}"
+    if e.units:  # known only from systemd's notes: the unit, then slices above it
+        return f"unit {e.units[0]}"
     if e.kind is EventKind.USERSPACE_KILL:
         return "whole machine"  # earlyoom, nohang and lmkd act on the machine's free memory
     return "?"

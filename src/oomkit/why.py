@@ -156,7 +156,9 @@ def merge_duplicates(events: Iterable[OomEvent]) -> list[OomEvent]:
     by_key: dict[tuple[object, ...], list[int]] = {}
     for e in ordered:
         v = e.victim
-        key = (e.killer, e.kind, v.pid if v else None, v.name if v else None)
+        # systemd's notes name no victim: their unit tells one kill from another
+        key = (e.killer, e.kind, v.pid if v else None, v.name if v else None,
+               e.units[0] if e.units and v is None else None)
         seen = by_key.setdefault(key, [])
         for i in reversed(seen[-8:]):
             kept = out[i]
@@ -175,6 +177,43 @@ def merge_duplicates(events: Iterable[OomEvent]) -> list[OomEvent]:
             seen.append(len(out))
             out.append(e)
     return out
+
+
+# systemd notes a kill within a few milliseconds of the kernel's report (it reads
+# memory.events when the counter moves); logs written by two daemons may skew a little.
+_NOTE_SLACK_S = 5
+
+
+def absorb_unit_notes(events: list[OomEvent]) -> list[OomEvent]:
+    """A kernel report and systemd's note of the same kill are one kill: the note's units
+    go on the report. A note stays only if no report near it in time has its unit in its
+    cgroup paths (systemd_units.py)."""
+    if not any(e.units and e.victim is None for e in events):
+        return events
+    buckets: dict[int | None, list[int]] = {}
+    for i, e in enumerate(events):
+        if e.victim is not None and e.killer is Killer.KERNEL:
+            sec = int(e.time.wall.timestamp()) if e.time.wall is not None else None
+            buckets.setdefault(sec, []).append(i)
+    out = list(events)
+    gone: set[int] = set()
+    for n, note in enumerate(events):
+        if not note.units or note.victim is not None:
+            continue
+        wall = note.time.wall
+        keys: list[int | None] = [None] if wall is None else [
+            int(wall.timestamp()) + d for d in range(-_NOTE_SLACK_S, _NOTE_SLACK_S + 1)]
+        if wall is not None:
+            keys.append(None)  # a report without a wall time cannot contradict it
+        for i in (i for k in keys for i in buckets.get(k, ())):
+            e = out[i]
+            parts = {c for p in (e.memcg, e.task_memcg) if p for c in p.split("/")}
+            if note.units[0] in parts:
+                units = tuple(dict.fromkeys((*e.units, *note.units)))
+                out[i] = e._replace(units=units, also_seen_in=(*e.also_seen_in, note.source))
+                gone.add(n)
+                break
+    return [e for n, e in enumerate(out) if n not in gone]
 
 
 def _sort_key(e: OomEvent) -> tuple[float, float]:
@@ -411,7 +450,7 @@ def find_kills(opts: WhyOptions, machine: Machine | None = None) -> WhyResult:
     for found, rep in _read_sources(sources, opts, machine, tz):
         events.extend(found)
         reports.append(rep)
-    merged = merge_duplicates(events)
+    merged = absorb_unit_notes(merge_duplicates(events))
     this_boot = victims_killed(
         e for e in merged if e.time.wall is not None and e.time.wall >= booted - timedelta(seconds=5)
     )

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 
 from oomkit.kernel_log import records as r
+from oomkit.kernel_log.systemd_units import UnitNotes, is_unit_note
 from oomkit.kernel_log.userspace import UserspaceTracker, may_be_userspace
 from oomkit.models import (
     EventKind,
@@ -331,6 +332,7 @@ class Assembler:
         self._records = 0
         self._suppressed: int | None = None
         self._user = UserspaceTracker()
+        self._units = UnitNotes()
 
     def _repeated(self, event: OomEvent) -> bool:
         """Fold another signal to the same victim into the pending kill; False if none."""
@@ -384,6 +386,13 @@ class Assembler:
 
     def feed(self, line: LogLine, ref: SourceRef) -> list[OomEvent]:
         """Consume one decoded line; return the events it completed (usually none)."""
+        if is_unit_note(line):
+            noted = self._units.feed(line, ref)
+            if noted:
+                self._records += 1
+                self._pending.extend([e, self._records + _REAPER_WINDOW] for e in noted)
+                return self._ready()
+            return []
         if may_be_userspace(line):
             user, repeat = self._user.feed(line, ref)
             if user is not None:
@@ -511,6 +520,7 @@ class Assembler:
     def close(self) -> list[OomEvent]:
         """End of input: finish the open report and flush everything."""
         self._close()
+        self._pending.extend([e, self._records] for e in self._units.close())
         return list(self._drain(True))
 
 

@@ -68,6 +68,8 @@ _LITERALS = [
     b"shmem:",
     b"hugepages_total=",
     b"uid  tgid",
+    b"by the OOM killer",  # systemd: "<unit>: A process of this unit has been killed by ..."
+    b"'oom-kill'",  # systemd: "<unit>: Failed with result 'oom-kill'."
     b'"time": ',  # dmesg --json: a record's time is on the line before its message
     b'"fac": ',  # dmesg --json -x: the facility, two lines before
     # userspace killers

@@ -24,7 +24,7 @@ _ONE: dict[str, type] = {
     "kmem": MemcgCounters, "reaped": Victim,
 }
 _MANY: dict[str, type] = {"tasks": TaskRow, "extra_victims": Victim, "also_seen_in": SourceRef}
-_STRINGS = ("missing", "notes")
+_STRINGS = ("missing", "notes", "units")
 
 
 def _plain(obj: Any) -> Any:
