@@ -89,3 +89,14 @@ def test_a_note_of_another_unit_stays() -> None:
                if e.victim is not None]
     other = kill._replace(victim=None, units=("other.service",), source=SourceRef("j", 1))
     assert len(absorb_unit_notes([kill, other])) == 2
+
+
+def test_why_unit_finds_a_kill_known_only_from_systemds_notes(tmp_path: object) -> None:
+    from oomkit.why import Machine, WhyOptions, find_kills
+
+    log = str(KERNEL_LOGS / "public-systemd-252-status-failed-oom-kill-unit-only.log")
+    machine = Machine(kmsg=KERNEL_LOGS / "no-such-kmsg")
+    for target, found in (("highload-stress-test", 1), ("postgresql", 0)):
+        result = find_kills(WhyOptions(files=(log,), target=target, use_journal=False,
+                                       use_db=False), machine)
+        assert len(result.kills) == found, target

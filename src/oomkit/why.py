@@ -229,7 +229,7 @@ def _matches(e: OomEvent, target: str) -> bool:
     if v is not None and v.name is not None and (v.name == target or v.name == target[:15]):
         return True
     paths = [p for p in (e.memcg, e.task_memcg) if p]
-    return any(target in p for p in paths)
+    return any(target in p for p in paths) or any(target in u for u in e.units)
 
 
 def victims_killed(events: Iterable[OomEvent]) -> int:
