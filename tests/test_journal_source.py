@@ -100,6 +100,32 @@ def test_journal_file_gives_the_events_of_the_captured_journal(tmp_path: Path) -
         assert g["time"]["boot_id"] == w["time"]["boot_id"] is not None
 
 
+def test_systemds_note_of_a_kill_is_read_by_its_message_id(tmp_path: Path) -> None:
+    """journalctl is asked for the kernel's lines and for systemd's note of an OOM kill
+    (MESSAGE_ID of SD_MESSAGE_UNIT_OUT_OF_MEMORY), not for PID 1's other messages. The
+    note's words are those of the public fixtures (systemd_units.py)."""
+    first = json.loads(CAPTURED.read_bytes().splitlines()[0])
+
+    def entry(unit: str, message_id: bytes | None) -> bytes:
+        text = f"{unit}: A process of this unit has been killed by the OOM killer."
+        fields = [field(b"MESSAGE", text.encode()), field(b"SYSLOG_IDENTIFIER", b"systemd"),
+                  field(b"_PID", b"1"), field(b"_TRANSPORT", b"journal"),
+                  field(b"PRIORITY", b"5"), field(b"_BOOT_ID", first["_BOOT_ID"].encode()),
+                  field(b"__REALTIME_TIMESTAMP", first["__REALTIME_TIMESTAMP"].encode()),
+                  field(b"__MONOTONIC_TIMESTAMP", first["__MONOTONIC_TIMESTAMP"].encode())]
+        if message_id is not None:
+            fields.append(field(b"MESSAGE_ID", message_id))
+        return b"".join(fields) + b"\n"
+
+    extra = (entry("batch.service", b"fe6faa94e7774663a0da52717891d8ef")
+             + entry("other.service", None))  # the same words without the id: not asked for
+    saved = journal_file(tmp_path, extra=extra)
+    p = why_json("--journal-file", str(saved), "--json")
+    assert p.returncode == 0, p.stderr
+    units = [e["units"] for e in json.loads(p.stdout)["events"] if e["victim"] is None]
+    assert units == [["batch.service"]]
+
+
 def test_a_journal_that_cannot_be_opened_is_one_line_and_status_1(tmp_path: Path) -> None:
     if shutil.which("journalctl") is None:
         pytest.skip("journalctl not installed")

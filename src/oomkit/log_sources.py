@@ -303,6 +303,9 @@ def read_kmsg(path: Path = Path("/dev/kmsg")) -> bytes:
 JOURNAL_MATCHES = (
     "_TRANSPORT=kernel", "+", "SYSLOG_IDENTIFIER=earlyoom", "+", "SYSLOG_IDENTIFIER=nohang",
     "+", "SYSLOG_IDENTIFIER=systemd-oomd", "+", "SYSLOG_IDENTIFIER=oomd",
+    # systemd's "<unit>: A process of this unit has been killed by the OOM killer."
+    # (SD_MESSAGE_UNIT_OUT_OF_MEMORY in systemd's sd-messages.h; kernel_log/systemd_units.py)
+    "+", "MESSAGE_ID=fe6faa94e7774663a0da52717891d8ef",
 )
 
 
