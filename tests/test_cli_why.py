@@ -140,6 +140,14 @@ def test_a_lone_surrogate_in_a_json_log_is_printed_not_a_traceback(tmp_path: Pat
             assert victim in p.stdout
 
 
+@pytest.mark.parametrize("target", ["-1", " ", ""])
+def test_a_target_that_names_nothing_is_refused(target: str) -> None:
+    p = run(["why", "--file", str(LOCAL), "--", target])
+    no_traceback(p)
+    assert p.returncode == 2
+    assert p.stderr.startswith(f"oomkit: TARGET {target!r} is not a pid, process name")
+
+
 def test_truncated_gzip_keeps_what_was_read(tmp_path: Path) -> None:
     if not LOCAL.exists():
         pytest.skip("local fixture not captured")

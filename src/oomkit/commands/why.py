@@ -40,6 +40,11 @@ def command(
     as_json: bool, db: str | None, no_db: bool, jobs: int | None,
 ) -> int:
     """Explain OOM kills: TARGET may be a pid, a process name, a cgroup or a unit."""
+    if target is not None and (not target.strip() or (target.lstrip("-").isdecimal()
+                               and target.startswith("-"))):
+        # "-1" would match any cgroup path with "-1" in it, "" every kill
+        raise UsageError(f"TARGET {target!r} is not a pid, process name, cgroup or unit:"
+                         " `oomkit why` alone explains the latest kill, --all every one")
     if "" in files or journal_file == "":
         # An empty path would read "." (Path("")) or, for the journal, this machine's logs.
         raise UsageError("--file and --journal-file need a path, not an empty string")
