@@ -382,6 +382,23 @@ def test_oom_kill_allocating_task_is_not_explained_as_a_badness_choice() -> None
     assert second.victim is not None and second.victim.name == "trinity-c156"
 
 
+def test_unreclaimable_slab_caches_of_the_report_are_named() -> None:
+    """Public 5.4 arm64 report: a panic with nothing killable, and the kernel's slab dump
+    (printed only when unreclaimable slab outgrows the LRU) led by kmemleak_object."""
+    panic = [e for e in events(SLAB) if e.kind.value == "panic"][-1]
+    assert panic.slab_caches[:3] == (("kmemleak_object", 2449340), ("skbuff_head_cache", 106265),
+                                     ("kmalloc-512", 94124))
+    x = explain(panic)
+    (slab,) = [d for d in x.details if d.startswith("The kernel listed its unreclaimable slab")]
+    assert "Its biggest caches: kmemleak_object 2.3 GiB, skbuff_head_cache 103.8 MiB" in slab
+    assert "or had been killed already" in x.verdict
+    assert any("slabtop" in r for r in x.remedies)
+    assert not any("-1000 on everything" in r for r in x.remedies)  # not what happened here
+    (other,) = events("local-6.18-memcg-v1-3tasks-adj500-dmesg.log")  # no slab dump: nothing
+    assert other.slab_caches == () and not any("slab" in d for d in explain(other).details)
+
+
+SLAB = "public-5.4-arm64-global-panic-unreclaimable-slab-kmemleak-mail-wrapped.log"
 NIXOS = "public-6.5-nixos-cgroupv2-user-app-scope-over-limit.log"
 
 

@@ -347,12 +347,16 @@ def explain(
     if event.kind is EventKind.PANIC:
         msg = event.panic_message or ""
         if "no killable" in msg or "deadlocked" in msg:
+            # oom_evaluate_task() skips -1000, kernel threads and victims already reaped
+            # (MMF_OOM_SKIP): after a run of kills, only those may be left.
             verdict = (
                 "The machine ran out of memory, found no process it was allowed to kill (every"
-                " candidate had oom_score_adj -1000 or was a kernel thread), and the kernel"
-                f" panicked: {msg}"
+                " candidate had oom_score_adj -1000, was a kernel thread, or had been killed"
+                f" already), and the kernel panicked: {msg}"
             )
-            remedies.append("Leave killable processes: do not set oom_score_adj -1000 on everything.")
+            if not event.slab_caches:  # with them, the kernel's memory is the matter
+                remedies.append(
+                    "Leave killable processes: do not set oom_score_adj -1000 on everything.")
         else:
             verdict = (
                 "The machine ran out of memory and the kernel panicked instead of killing a"
@@ -362,6 +366,10 @@ def explain(
                 "If a panic is not wanted, set `sysctl vm.panic_on_oom=0` (1 panics only on"
                 " whole-machine OOMs, 2 on every OOM including cgroup limits)."
             )
+        outside = outside_processes(event)  # where the RAM went, when no process held it
+        if outside:
+            details.append(outside[0])
+            remedies.extend(outside[1:])
         details.extend(f"Not in the log: {m}." for m in event.missing)
         return Explanation(headline(event), verdict, tuple(details), tuple(remedies))
     if event.kind is EventKind.NO_VICTIM:

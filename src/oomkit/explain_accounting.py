@@ -117,6 +117,36 @@ def limit_lowered(event: OomEvent) -> str | None:
             " usage fits under the new limit.")
 
 
+def slab_caches_words(event: OomEvent, lead: str = ", its biggest caches ") -> str:
+    """"<lead>kmemleak_object 2.3 GiB, ..." from the report's "Unreclaimable slab info:"
+    block, or "" when it printed none."""
+    if not event.slab_caches:
+        return ""
+    return lead + ", ".join(f"{name} {human_kb(kb)}" for name, kb in event.slab_caches[:3])
+
+
+def slab_dump(event: OomEvent) -> list[str]:
+    """[detail, remedy] when the report printed "Unreclaimable slab info:": the kernel does
+    so only when its unreclaimable slab outgrows every page on the LRU lists, the pages of
+    processes and the page cache (mm/oom_kill.c, is_dump_unreclaim_slabs). Said without
+    the page size, which the caches' kB do not need."""
+    if not event.slab_caches:
+        return []
+    return [
+        "The kernel listed its unreclaimable slab caches, which it does only when they hold"
+        " more than every page on its LRU lists (the processes' memory and the page cache"
+        " together): the kernel's own memory took the RAM, not a process."
+        + slab_caches_words(event, " Its biggest caches: ") + ".",
+        _SLAB_REMEDY,
+    ]
+
+
+_SLAB_REMEDY = (
+    "Find the kernel cache that holds the slab (`slabtop -s c` or /proc/slabinfo); one"
+    " that keeps growing is a kernel or driver leak, which killing processes does not fix."
+)
+
+
 # A part of RAM is worth naming when it is this share of it or more.
 NOTABLE = 0.10
 
@@ -132,18 +162,15 @@ def outside_processes(event: OomEvent) -> list[str]:
     """
     pk = event.page_size_kb
     if not event.ram_pages or not pk:
-        return []
+        return slab_dump(event)
     ram_kb = event.ram_pages * pk
     parts: list[str] = []
     remedies: list[str] = []
     slab = (event.slab_unreclaimable_pages or 0) * pk
     if slab >= NOTABLE * ram_kb:
         parts.append(f"{human_kb(slab)} was unreclaimable kernel slab (slab_unreclaimable),"
-                     " the kernel's own memory")
-        remedies.append(
-            "Find the kernel cache that holds the slab (`slabtop -s c` or /proc/slabinfo); one"
-            " that keeps growing is a kernel or driver leak, which killing processes does not fix."
-        )
+                     " the kernel's own memory" + slab_caches_words(event))
+        remedies.append(_SLAB_REMEDY)
     shmem = (event.shmem_pages or 0) * pk
     if shmem >= NOTABLE * ram_kb:
         parts.append(f"{human_kb(shmem)} was shared memory (shmem: tmpfs files such as /dev/shm,"

@@ -180,6 +180,8 @@ class OomEvent(NamedTuple):
     slab_unreclaimable_pages: int | None = None
     shmem_pages: int | None = None
     hugepages_kb: int | None = None  # every node's hugepages_total x hugepages_size
+    # The biggest caches of "Unreclaimable slab info:", (name, total kB), largest first
+    slab_caches: tuple[tuple[str, int], ...] = ()
     page_size_kb: int | None = None  # derived from the victim row vs the Killed line
     message: str | None = None  # the victim line prefix: "Out of memory", "Memory cgroup out of memory"
     panic_message: str | None = None

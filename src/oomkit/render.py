@@ -115,6 +115,7 @@ def event_dict(k: KillReport, tz: tzinfo | None = None) -> dict[str, Any]:
         "slab_unreclaimable_pages": e.slab_unreclaimable_pages,
         "shmem_pages": e.shmem_pages,
         "hugepages_kb": e.hugepages_kb,
+        "slab_caches": [{"name": n, "total_kb": kb} for n, kb in e.slab_caches],
         "host": e.host,
         "source": {"path": e.source.path, "line": e.source.line},
         "also_seen_in": [{"path": s.path, "line": s.line} for s in e.also_seen_in],

@@ -47,6 +47,10 @@ _PAGE_COLUMNS = {
 }
 
 
+# The biggest of the "Unreclaimable slab info" caches an event keeps.
+SLAB_TOP = 5
+
+
 class _Report:
     """A report being assembled: mutable, private to the Assembler (a plain slotted class,
     so the daemon that feeds kmsg here never imports ``dataclasses``)."""
@@ -70,6 +74,7 @@ class _Report:
         "reaped",
         "rows",
         "score",
+        "slab",
         "stats_for",
         "summary",
         "suppressed",
@@ -86,6 +91,7 @@ class _Report:
         self.task_in: r.TaskIn | None = None
         self.columns: tuple[str, ...] | None = None
         self.rows: list[TaskRow] = []
+        self.slab: list[tuple[str, int]] = []
         self.bad_rows = 0
         self.summary: r.Summary | None = None
         self.score: r.KillScore | None = None
@@ -307,6 +313,7 @@ def _finish(rep: _Report) -> OomEvent:
         slab_unreclaimable_pages=rep.meminfo.get("slab_unreclaimable"),
         shmem_pages=rep.meminfo.get("shmem"),
         hugepages_kb=rep.meminfo.get("hugepages_kb"),
+        slab_caches=tuple(sorted(rep.slab, key=lambda c: -c[1])[:SLAB_TOP]),
         page_size_kb=page_kb,
         message=message,
         panic_message=rep.panic,
@@ -512,6 +519,8 @@ class Assembler:
                 rep.meminfo.setdefault(key, pages)
         elif isinstance(rec, r.HugePages):  # one line per node and size: their sum
             rep.meminfo["hugepages_kb"] = rep.meminfo.get("hugepages_kb", 0) + rec.kb
+        elif isinstance(rec, r.SlabCache):
+            rep.slab.append((rec.name, rec.total_kb))
 
     def flush(self) -> list[OomEvent]:
         """Emit finished events now (a live reader calls this when the log goes quiet)."""

@@ -82,6 +82,7 @@ _PAGES = re.compile(r"^(?P<n>\d+) pages (?P<what>RAM|reserved)\s*$")
 # lines print the same names in kB ("shmem:108036kB"), which the lookahead skips.
 _MEM_PAGES = re.compile(r"(?<![\w-])(?P<key>slab_unreclaimable|shmem):(?P<n>\d+)(?![\dkK])")
 # hugetlb_show_meminfo_node(), one line per node and huge page size.
+_SLAB_ROW = re.compile(r"(?P<name>\S+)\s+(?P<used>\d+)KB\s+(?P<total>\d+)KB$")
 _HUGEPAGES = re.compile(r"hugepages_total=(?P<n>\d+) .*hugepages_size=(?P<kb>\d+)kB")
 _SWAP = re.compile(r"(?P<what>Total|Free) swap\s*=\s*(?P<kb>\d+)kB")
 
@@ -198,10 +199,19 @@ class HugePages(NamedTuple):
     kb: int  # one node's huge pages of one size: hugepages_total x hugepages_size
 
 
+class SlabCache(NamedTuple):
+    """A row of "Unreclaimable slab info:" (mm/slab_common.c, dump_unreclaimable_slab:
+    "%-17s %10luKB %10luKB", name, used, total), printed when unreclaimable slab
+    outgrows the LRU pages (mm/oom_kill.c, is_dump_unreclaim_slabs)."""
+
+    name: str
+    total_kb: int
+
+
 Record = (
     Header | CpuLine | Counter | StatsFor | TaskIn | TableHeader | Row | Summary | Killed
     | KillScore | Sharing | Reaped | Group | Suppressed | NoKillable | Panic | Exiting | MemInfo
-    | MemPages | HugePages
+    | MemPages | HugePages | SlabCache
 )
 
 
@@ -350,6 +360,9 @@ def classify(text: str) -> Record | None:
     if "hugepages_total=" in text:
         m = _HUGEPAGES.search(text)
         return HugePages(int(m.group("n")) * int(m.group("kb"))) if m else None
+    if text.endswith("KB"):
+        m = _SLAB_ROW.match(stripped)
+        return SlabCache(m.group("name"), int(m.group("total"))) if m else None
     if "pages " in text:
         m = _PAGES.search(stripped)
         return MemInfo(m.group("what"), int(m.group("n"))) if m else None

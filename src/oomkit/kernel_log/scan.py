@@ -87,6 +87,7 @@ _LITERALS = [
 ]
 _REGEXES = [
     rb"(?:Total|Free) swap\s+=",
+    rb"\d+KB +\d+KB",  # "Unreclaimable slab info:" rows: "kmalloc-512  87024KB  94124KB"
     rb"\[\s*\d+\]\s+-?\d+\s+\d+\s+\d+\s+\d+",  # dump_tasks() rows
 ]
 # Every kill record has a line with one of these. A report's other lines (stack,

@@ -90,6 +90,8 @@ def _event(data: Any) -> OomEvent:
             kwargs[key] = tuple(_build(_MANY[key], v) for v in value)
         elif key in _STRINGS:
             kwargs[key] = tuple(value)
+        elif key == "slab_caches":  # stored as [name, kB] pairs
+            kwargs[key] = tuple((str(n), int(kb)) for n, kb in value)
         else:
             kwargs[key] = value
     return OomEvent(**kwargs)
