@@ -148,6 +148,27 @@ def test_a_target_that_names_nothing_is_refused(target: str) -> None:
     assert p.stderr.startswith(f"oomkit: TARGET {target!r} is not a pid, process name")
 
 
+def test_tz_is_the_zone_of_syslog_times_as_for_every_program() -> None:
+    """TZ wins over /etc/localtime (tzset(3)): reading another machine's RFC 3164 log, or in
+    a container without /etc/localtime. It was ignored."""
+    from datetime import timezone
+
+    from oomkit.timeconv import local_tz
+
+    if not Path("/usr/share/zoneinfo/Asia/Tokyo").exists():
+        pytest.skip("no zoneinfo database here (apt install tzdata)")
+    log = KERNEL_LOGS / "local-6.18-memcg-v1-two-ooms-rsyslog-imklog-trad.log"
+    p = subprocess.run([sys.executable, "-m", "oomkit", "why", "--file", str(log), "--json"],
+                       capture_output=True, text=True, timeout=120, check=False,
+                       env={**os.environ, "TZ": "Asia/Tokyo",
+                            "PYTHONPATH": str(Path(__file__).parents[1] / "src")})
+    no_traceback(p)
+    assert json.loads(p.stdout)["events"][0]["time"]["wall"] == "2026-11-26T01:23:12+09:00"
+    assert local_tz(tz_env="") == timezone.utc  # an empty TZ is UTC (tzset(3))
+    assert str(local_tz(tz_env=":Europe/Berlin")) == "Europe/Berlin"
+    assert local_tz(tz_env="No/Such_Zone") is not None  # the C library's reading, no error
+
+
 def test_truncated_gzip_keeps_what_was_read(tmp_path: Path) -> None:
     if not LOCAL.exists():
         pytest.skip("local fixture not captured")

@@ -16,6 +16,7 @@ always wins over this conversion.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from datetime import datetime, timedelta, timezone, tzinfo
@@ -42,8 +43,18 @@ def fill_wall(event: OomEvent, offset: float, tz: tzinfo = timezone.utc) -> OomE
     return event._replace(time=t._replace(wall=wall, wall_from="boot-offset"))
 
 
-def local_tz(localtime: str = "/etc/localtime") -> tzinfo:
-    """This machine's time zone with its DST rules (syslog RFC 3164 times are local)."""
+def local_tz(localtime: str = "/etc/localtime", tz_env: str | None = None) -> tzinfo:
+    """This machine's time zone with its DST rules (syslog RFC 3164 times are local).
+
+    The TZ environment variable wins over /etc/localtime, as for every program (tzset(3)):
+    a container may have no /etc/localtime, and TZ=Europe/Berlin reads a log written
+    there. ``tz_env`` stands for TZ in tests; None reads the environment.
+    """
+    env = os.environ.get("TZ") if tz_env is None else tz_env
+    if env is not None:
+        zone = _from_tz_variable(env)
+        if zone is not None:
+            return zone
     try:
         from zoneinfo import ZoneInfo
 
@@ -52,6 +63,25 @@ def local_tz(localtime: str = "/etc/localtime") -> tzinfo:
     except (OSError, ValueError, ImportError):
         tz = datetime.now().astimezone().tzinfo
         return tz if tz is not None else timezone.utc
+
+
+def _from_tz_variable(value: str) -> tzinfo | None:
+    """TZ as tzset(3) reads it: empty is UTC; ":name" or "name" a zoneinfo name, or a path
+    when it starts with "/". A POSIX rule string ("CET-1CEST,M3.5.0,...") that names no
+    zone file is left to the C library: its offset now, without the rule (None to say
+    nothing could be read)."""
+    name = value[1:] if value.startswith(":") else value
+    if not name:
+        return timezone.utc
+    try:
+        from zoneinfo import ZoneInfo
+
+        if name.startswith("/"):
+            with open(name, "rb") as f:
+                return ZoneInfo.from_file(f, key=name)
+        return ZoneInfo(name)
+    except (OSError, ValueError, ImportError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+        return datetime.now().astimezone().tzinfo
 
 
 _RELATIVE = re.compile(
