@@ -65,7 +65,24 @@ def _inflate_errors() -> tuple[type[Exception], ...]:
         return (zlib.error,)
 
 
-class _GzipRaw(io.RawIOBase):
+class _Wrapping(io.RawIOBase):
+    """A raw reader over another file that it owns: closing it closes that file."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        # The wrapped file is ours to close: the caller holds only this wrapper.
+        try:
+            self._raw.close()
+        finally:
+            super().close()
+
+
+class _GzipRaw(_Wrapping):
     """Streaming gzip reader over large chunks (multi-member files too).
 
     gzip.GzipFile decompresses in small steps through Python code; feeding
@@ -75,20 +92,10 @@ class _GzipRaw(io.RawIOBase):
     """
 
     def __init__(self, raw: IO[bytes]) -> None:
-        self._raw = raw
+        super().__init__(raw)
         self._d = _inflater()
         self._input = b""  # compressed bytes not yet given to the decompressor
         self._in_member = False
-
-    def readable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        # The compressed file is ours to close: the caller holds only this wrapper.
-        try:
-            self._raw.close()
-        finally:
-            super().close()
 
     def readinto(self, b: memoryview | bytearray) -> int:  # type: ignore[override]
         view = memoryview(b).cast("B")
@@ -125,7 +132,7 @@ class _GzipRaw(io.RawIOBase):
         return got
 
 
-class _ZstdRaw(io.RawIOBase):
+class _ZstdRaw(_Wrapping):
     """Streaming zstd reader (several frames too), with _GzipRaw's contract: a file cut
     short or corrupt raises EOFError only after everything before that has been returned.
 
@@ -134,22 +141,13 @@ class _ZstdRaw(io.RawIOBase):
     """
 
     def __init__(self, raw: IO[bytes], zstd: Any) -> None:
-        self._raw = raw
+        super().__init__(raw)
         self._zstd = zstd
         self._d = zstd.ZstdDecompressor().decompressobj()
         self._out = b""  # decompressed, not yet handed out
         self._pos = 0
         self._input = b""
         self._in_frame = False
-
-    def readable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        try:
-            self._raw.close()
-        finally:
-            super().close()
 
     def readinto(self, b: memoryview | bytearray) -> int:  # type: ignore[override]
         view = memoryview(b).cast("B")
@@ -183,25 +181,17 @@ class _ZstdRaw(io.RawIOBase):
         return got
 
 
-class _CorruptAsEOF(io.RawIOBase):
+class _CorruptAsEOF(_Wrapping):
     """A decompressing file whose own error on corrupt data (lzma.LZMAError, not an
     OSError) becomes EOFError, which the readers report as "read stopped early"."""
 
     def __init__(self, f: IO[bytes], error: type[Exception], kind: str) -> None:
-        self._f, self._error, self._kind = f, error, kind
-
-    def readable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        try:
-            self._f.close()
-        finally:
-            super().close()
+        super().__init__(f)
+        self._error, self._kind = error, kind
 
     def readinto(self, b: memoryview | bytearray) -> int:  # type: ignore[override]
         try:
-            return self._f.readinto(b)  # type: ignore[attr-defined,no-any-return]
+            return self._raw.readinto(b)  # type: ignore[attr-defined,no-any-return]
         except self._error as exc:
             raise EOFError(f"corrupt {self._kind} data: {exc}") from None
 
