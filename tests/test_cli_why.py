@@ -163,7 +163,8 @@ def test_tz_is_the_zone_of_syslog_times_as_for_every_program() -> None:
                        env={**os.environ, "TZ": "Asia/Tokyo",
                             "PYTHONPATH": str(Path(__file__).parents[1] / "src")})
     no_traceback(p)
-    assert json.loads(p.stdout)["events"][0]["time"]["wall"] == "2026-11-26T01:23:12+09:00"
+    # RFC 3164 prints no year (it comes from the file's age): the rest is the point
+    assert json.loads(p.stdout)["events"][0]["time"]["wall"][4:] == "-11-26T01:23:12+09:00"
     assert local_tz(tz_env="") == timezone.utc  # an empty TZ is UTC (tzset(3))
     assert str(local_tz(tz_env=":Europe/Berlin")) == "Europe/Berlin"
     assert local_tz(tz_env="No/Such_Zone") is not None  # the C library's reading, no error

@@ -139,7 +139,8 @@ def test_every_journalctl_output_gives_the_same_wall_time_or_uptime() -> None:
 def test_busybox_and_openwrt_lines_keep_their_time_past_the_facility() -> None:
     """busybox syslogd and OpenWrt's logread print "kern.warn" between host and ident."""
     (e,) = _events(KERNEL_LOGS / "local-6.18-memcg-v1-grower-40m-busybox-syslogd.log")
-    assert e.time.wall is not None and e.time.wall.isoformat()[:19] == "2026-11-26T11:52:02"
+    # no year in the line: it comes from the file's age, so only the rest is fixed
+    assert e.time.wall is not None and e.time.wall.isoformat()[4:19] == "-11-26T11:52:02"
     assert e.time.uptime_s == 42180.964983 and e.host == "vm" and len(e.tasks) == 3
     line = (KERNEL_LOGS / "public-6.6-openwrt-logread-table-excerpt.log").read_text().splitlines()[0]
     assert parse_text(line + "\n") == []  # a table row alone is no event; its prefix:
