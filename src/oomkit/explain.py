@@ -23,6 +23,7 @@ from oomkit.explain_accounting import (
     rss_counts_shared,
     tasks_rss_kb,
 )
+from oomkit.explain_remedies import limit_remedy, own_cgroup_remedy, victim_name
 from oomkit.models import EventKind, Killer, OomEvent, TaskRow
 from oomkit.owner import kube_qos, owner_of
 from oomkit.procmodels import CgroupNow, Owner
@@ -38,87 +39,10 @@ class Explanation(NamedTuple):
     remedies: tuple[str, ...]
 
 
-def _who(event: OomEvent) -> str:
-    v = event.victim
-    if v is None:
-        return "a process"
-    if v.pid is None and v.name is None:
-        return "a process (the log does not name it)"
-    name = v.name or "?"
-    return f"{name} (pid {v.pid})" if v.pid is not None else name
-
-
 def _owner_words(owner: Owner | None) -> str:
     if owner is None or owner.kind == "cgroup":
         return ""
     return f" ({owner.name})"
-
-
-# What a pod's QoS class says about its memory settings (Kubernetes docs, "Pod Quality
-# of Service Classes").
-_QOS_MEANS = {
-    "BestEffort": ": it had no memory request or limit",
-    "Burstable": ": its memory limit is above its request, or some containers have none",
-    "Guaranteed": "",
-}
-
-
-def _all_pods_remedy(event: OomEvent, owner: Owner) -> str:
-    """The pods on a node share the kubelet's cgroup (its limit: the node's allocatable
-    memory, capacity minus kube-reserved and system-reserved), and the kernel kills the
-    worst of all of them when they fill it together."""
-    pod = owner_of(event.task_memcg)
-    qos = kube_qos(event.task_memcg)
-    where = ""
-    if pod is not None and pod.pod_uid and qos:
-        where = f"{_who(event)} was in pod {pod.pod_uid} ({qos}{_QOS_MEANS[qos]}). "
-    return (
-        f"The cgroup of {owner.name} hit the kubelet's limit, so the kernel chose among all of"
-        f" their processes. {where}Give each container a memory limit"
-        " (resources.limits.memory), so that one that grows is killed alone at its own limit,"
-        " and memory requests close to what the pods use, so that the scheduler does not put"
-        " more on the node than it holds; or give the node more memory."
-    )
-
-
-def _limit_remedy(
-    event: OomEvent, owner: Owner | None, now: CgroupNow | None, version: int | None
-) -> str:
-    if owner is not None and owner.kind == "kubernetes-pods":
-        return _all_pods_remedy(event, owner)
-    version = report_version(event) or (now.version if now is not None else version)
-    path = event.memcg or "?"
-    limit = event.memory.limit_kb if event.memory else None
-    # Twice the limit the report shows; without one, SIZE stands for a size above it.
-    bigger = f"{max(1, (limit or 0) * 2 // 1024)}M" if limit else "SIZE"
-    above = "" if limit else ", SIZE being more than its current limit"
-    if owner is not None and owner.kind in ("systemd-unit", "systemd-user-unit") and owner.unit:
-        user = " --user" if owner.kind == "systemd-user-unit" else ""
-        return (
-            f"Raise the unit's limit: `systemctl{user} set-property {owner.unit} MemoryMax={bigger}`"
-            f" (or MemoryMax= in the unit file){above}, if the job really needs more."
-        )
-    if owner is not None and owner.kind in ("docker", "podman") and owner.container:
-        tool = owner.kind
-        return (
-            f"Raise the container's limit: `{tool} update --memory {bigger} --memory-swap"
-            f" {bigger} {owner.container}` (or --memory at `{tool} run`){above}."
-        )
-    if owner is not None and owner.kind == "oomkit-job" and owner.unit:
-        return (
-            f"Give the job more memory: `oomkit run --memory-max {bigger} -- CMD` for a run, or"
-            f" memory_max = \"{bigger}\" in [programs.NAME] of the supervisor's config, then"
-            f" `oomkit ctl restart NAME`{above}; if it really needs more."
-        )
-    if owner is not None and owner.kind == "kubernetes":
-        return (
-            "Raise resources.limits.memory of that container in the pod spec (and the request"
-            " with it), if it really needs more; the kubelet reports this as OOMKilled."
-        )
-    file = (f"/sys/fs/cgroup/memory{path}/memory.limit_in_bytes` (cgroup v1)" if version == 1
-            else f"/sys/fs/cgroup{path}/memory.max` (cgroup v2)")
-    how = f"`echo {bigger} > {file}" if limit else f"write a larger size to `{file}"
-    return f"Raise the limit: {how}, or change it where the cgroup is created."
 
 
 def _big_tasks(tasks: tuple[TaskRow, ...], victim_pid: int | None, page_kb: int) -> list[str]:
@@ -311,23 +235,6 @@ def _no_victim(event: OomEvent, details: list[str], remedies: list[str]) -> Expl
     return Explanation(headline(event), verdict, tuple(details), tuple(remedies))
 
 
-def _own_cgroup(event: OomEvent) -> str:
-    """Put the job in a cgroup of its own, with a size fitted to this machine's RAM when
-    the report gives it (a fixed "8G" is more than a Raspberry Pi has)."""
-    ram_kb = event.ram_pages * event.page_size_kb if event.ram_pages and event.page_size_kb else None
-    if ram_kb:
-        kb = ram_kb * 3 // 4
-        tenths = kb * 10 // 1048576  # whole tenths of a GiB, rounded down: 2.9G, 18G
-        size = (f"{tenths // 10}G" if tenths % 10 == 0 else f"{tenths / 10:.1f}G") if tenths >= 10 \
-            else f"{max(1, kb // 1024)}M"
-        which = f", three quarters of the {human_kb(ram_kb)} of RAM here"
-    else:
-        size, which = "SIZE", ", SIZE below the machine's RAM"
-    return (f"Run the big job in its own memory cgroup (`oomkit run --memory-max {size} -- CMD`"
-            f" or `systemd-run --scope -p MemoryMax={size} CMD`{which}), so it alone fails at"
-            " its limit and the rest of the machine keeps running.")
-
-
 def explain(
     event: OomEvent,
     *,
@@ -336,7 +243,7 @@ def explain(
     cgroup_version: int | None = None,
 ) -> Explanation:
     """The explanation of one event."""
-    who = _who(event)
+    who = victim_name(event)
     details: list[str] = []
     remedies: list[str] = []
     page_kb = event.page_size_kb or 4
@@ -439,7 +346,7 @@ def explain(
                     f"The cgroup still exists with the same limit ({human_kb(now.limit_kb)}):"
                     " it will happen again if the job needs as much."
                 )
-        remedies.append(_limit_remedy(event, owner, now, cgroup_version))
+        remedies.append(limit_remedy(event, owner, now, cgroup_version))
     elif event.global_oom:
         verdict = (
             f"The kernel OOM killer killed {who} because the whole machine ran out of memory:"
@@ -479,7 +386,7 @@ def explain(
                 " `fallocate -l 4G /swapfile && chmod 600 /swapfile && mkswap /swapfile &&"
                 " swapon /swapfile`."
             )
-        remedies.append(_own_cgroup(event))
+        remedies.append(own_cgroup_remedy(event))
         remedies.append("Add RAM, or run fewer memory-hungry jobs at once.")
         remedies.append(
             "If you would rather have allocations fail than processes killed, strict"
