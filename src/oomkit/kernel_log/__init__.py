@@ -14,7 +14,6 @@ from typing import IO
 
 from oomkit.kernel_log.assemble import Assembler, assemble
 from oomkit.kernel_log.dmesg_json import JsonRecords
-from oomkit.kernel_log.prefix import parse_line
 from oomkit.kernel_log.scan import LineSelector
 from oomkit.models import LogLine, OomEvent, SourceRef
 
@@ -38,10 +37,7 @@ def parse_lines(
     def decoded() -> Iterator[tuple[LogLine, SourceRef]]:
         records = JsonRecords()
         for number, text in lines:
-            if JsonRecords.may_be(text):
-                line = records.feed(number, text)
-            else:
-                line = parse_line(text, local=local, reference=reference)
+            line = records.line(number, text, local=local, reference=reference)
             if line is not None:
                 yield line, SourceRef(path, number)
 
@@ -69,12 +65,9 @@ def feed_selected(
     reference: datetime | None,
 ) -> Iterator[OomEvent]:
     """Decode and feed selected ``(line, offset, bytes)`` triples; yield finished events."""
-    records = JsonRecords()
+    records = JsonRecords()  # dmesg --json: a record's time is on an earlier line
     for number, _offset, raw in selected:
-        if raw[:1] == b" " and JsonRecords.may_be(text := decode(raw)):
-            line = records.feed(number, text)  # dmesg --json: a field line of a record
-        else:
-            line = parse_line(decode(raw), local=local, reference=reference)
+        line = records.line(number, decode(raw), local=local, reference=reference)
         if line is not None:
             yield from asm.feed(line, SourceRef(path, number))
 

@@ -34,7 +34,8 @@ _MISSING = ("the kernel's report of the kill (only systemd's note of it is in th
 
 def is_unit_note(line: LogLine) -> bool:
     """Cheap test: could this be one of systemd's OOM notes?"""
-    return line.ident == "systemd" and "oom" in line.text.lower()
+    text = line.text
+    return line.ident == "systemd" and ("by the OOM killer" in text or "'oom-kill'" in text)
 
 
 def _seconds(line: LogLine) -> float | None:
@@ -67,12 +68,7 @@ def _above(unit: str) -> list[str]:
 
 def leaves(units: tuple[str, ...]) -> tuple[str, ...]:
     """The units of a group that no other unit of it lies in: where the kills were."""
-    above: set[str] = set()
-    for unit in units:
-        parent = _slice_of(unit)
-        while parent is not None and parent not in above:
-            above.add(parent)
-            parent = _slice_of(parent)
+    above = {parent for unit in units for parent in _above(unit)}
     # A plain service's slice cannot be told from its name; a slice that holds any
     # other unit of the group by name is above it, and system.slice/user.slice hold all.
     found = tuple(u for u in units if u not in above)
