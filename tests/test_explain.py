@@ -8,6 +8,7 @@ import pytest
 
 from oomkit.explain import explain
 from oomkit.kernel_log import parse_stream
+from oomkit.kernel_log.systemd_units import noted_only
 from oomkit.models import OomEvent
 from oomkit.owner import owner_of
 from oomkit.units import human_kb
@@ -28,7 +29,7 @@ def events(name: str) -> list[OomEvent]:
 
 def kills(name: str) -> list[OomEvent]:
     """The kernel's reports, without systemd's notes of the same kills (systemd_units.py)."""
-    return [e for e in events(name) if not (e.units and e.victim is None)]
+    return [e for e in events(name) if not noted_only(e)]
 
 
 @pytest.mark.parametrize("path", fixture_logs(), ids=lambda p: p.name)

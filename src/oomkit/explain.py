@@ -24,6 +24,7 @@ from oomkit.explain_accounting import (
     tasks_rss_kb,
 )
 from oomkit.explain_remedies import limit_remedy, own_cgroup_remedy, victim_name
+from oomkit.kernel_log.systemd_units import noted_only
 from oomkit.models import EventKind, Killer, OomEvent, TaskRow
 from oomkit.owner import kube_qos, owner_of
 from oomkit.procmodels import CgroupNow, Owner
@@ -196,7 +197,7 @@ def headline(event: OomEvent) -> str:
         return f"cgroup limit hit: {event.memcg or 'a memory cgroup'}"
     if event.global_oom:
         return "machine out of memory"
-    if event.units and event.victim is None:
+    if noted_only(event):
         return f"OOM kill noted by systemd: {event.units[0]}"
     return "killed by the OOM killer" if event.victim is not None else "OOM killer invoked"
 
@@ -249,7 +250,7 @@ def explain(
     page_kb = event.page_size_kb or 4
     if event.kind is EventKind.USERSPACE_KILL:
         return _userspace(event, who, owner)
-    if event.units and event.victim is None:
+    if noted_only(event):
         return _unit_notes(event)
     if event.kind is EventKind.PANIC:
         msg = event.panic_message or ""

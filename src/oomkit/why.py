@@ -15,6 +15,7 @@ from typing import NamedTuple
 from oomkit.errors import OomkitError, SourceUnavailable
 from oomkit.explain import Explanation, explain
 from oomkit.kernel_log import parse_stream
+from oomkit.kernel_log.systemd_units import noted_only
 from oomkit.log_sources import (
     Source,
     default_sources,
@@ -158,7 +159,7 @@ def merge_duplicates(events: Iterable[OomEvent]) -> list[OomEvent]:
         v = e.victim
         # systemd's notes name no victim: their unit tells one kill from another
         key = (e.killer, e.kind, v.pid if v else None, v.name if v else None,
-               e.units[0] if e.units and v is None else None)
+               e.units[0] if noted_only(e) else None)
         seen = by_key.setdefault(key, [])
         for i in reversed(seen[-8:]):
             kept = out[i]
@@ -188,7 +189,7 @@ def absorb_unit_notes(events: list[OomEvent]) -> list[OomEvent]:
     """A kernel report and systemd's note of the same kill are one kill: the note's units
     go on the report. A note stays only if no report near it in time has its unit in its
     cgroup paths (systemd_units.py)."""
-    if not any(e.units and e.victim is None for e in events):
+    if not any(noted_only(e) for e in events):
         return events
     buckets: dict[int | None, list[int]] = {}
     for i, e in enumerate(events):
@@ -198,7 +199,7 @@ def absorb_unit_notes(events: list[OomEvent]) -> list[OomEvent]:
     out = list(events)
     gone: set[int] = set()
     for n, note in enumerate(events):
-        if not note.units or note.victim is not None:
+        if not noted_only(note):
             continue
         wall = note.time.wall
         keys: list[int | None] = [None] if wall is None else [
@@ -321,11 +322,16 @@ def report(event: OomEvent, machine: Machine | None = None) -> KillReport:
     return Enricher(machine or Machine()).report(event)
 
 
+def _this_boot(boot: str) -> bool:
+    """--boot 0 (or -0, or nothing): the running boot, in journalctl's numbering."""
+    return boot.strip() in ("0", "", "-0")
+
+
 def _boot_window(
     boot: str, booted: datetime
 ) -> tuple[datetime | None, datetime | None, str | None]:
     """The wall-clock span of a boot: this one from the clock, older ones from journald."""
-    if boot.strip() in ("0", "", "-0"):
+    if _this_boot(boot):
         return booted - timedelta(seconds=5), None, None
     from oomkit.log_sources import list_boots
 
@@ -436,7 +442,7 @@ def find_kills(opts: WhyOptions, machine: Machine | None = None) -> WhyResult:
     machine_logs = not (opts.files or opts.journal_file)
     booted = boot_time()
     boot_window = _boot_window(opts.boot, booted) if opts.boot is not None and machine_logs else None
-    earlier_boot = opts.boot is not None and opts.boot.strip() not in ("0", "", "-0")
+    earlier_boot = opts.boot is not None and not _this_boot(opts.boot)
     starts = [t for t in (opts.since, boot_window[0] if boot_window else None) if t is not None]
     if starts and machine_logs:
         sources, old = _written_before(sources, max(starts))

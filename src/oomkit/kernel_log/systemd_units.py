@@ -38,6 +38,11 @@ def is_unit_note(line: LogLine) -> bool:
     return line.ident == "systemd" and ("by the OOM killer" in text or "'oom-kill'" in text)
 
 
+def noted_only(event: OomEvent) -> bool:
+    """A kill known only from systemd's notes: units, and no victim (no kernel report)."""
+    return bool(event.units) and event.victim is None
+
+
 def _seconds(line: LogLine) -> float | None:
     if line.wall is not None:
         return line.wall.timestamp()
