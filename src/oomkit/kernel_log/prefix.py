@@ -348,11 +348,7 @@ def parse_line(
             rest = line[m.end():]
             t = _SYSLOG_TAIL.match(rest)
             if t:  # RFC 3339 syslog (rsyslog) or journalctl -o short-iso
-                text, uptime, _ = _strip_kernel_stamp(rest[t.end():])
-                return LogLine(
-                    text=text, uptime_s=uptime, wall=wall, raw_time=m.group(0),
-                    host=t.group(1), ident=t.group(2) or t.group(5), wall_kind="log" if wall else None,
-                )
+                return _tail_line(rest[t.end():], t, wall, m.group(0))
             text, uptime, _ = _strip_kernel_stamp(rest.lstrip())
             # dmesg --time-format iso: the kernel's time converted by dmesg itself,
             # which has the same suspend caveat as dmesg -T.
@@ -360,6 +356,12 @@ def parse_line(
                 text=text, uptime_s=uptime, wall=wall, raw_time=m.group(0),
                 ident="kernel", wall_kind="dmesg-ctime" if wall else None,
             )
+        m = _UNIX.match(line)
+        t = _SYSLOG_TAIL.match(line, m.end()) if m else None
+        if m and t:  # journalctl -o short-unix
+            wall = datetime.fromtimestamp(int(m.group(1)), tz=timezone.utc).replace(
+                microsecond=int(m.group(2)))
+            return _tail_line(line[t.end():], t, wall, m.group(0))
     if c == "<":
         m = _RFC5424.match(line)
         if m:
@@ -374,14 +376,18 @@ def parse_line(
         m = _LEVEL.match(line)
         if m:  # dmesg -r
             return _dmesg(line[m.end():], line, local)
-    if c.isdecimal():
-        m = _UNIX.match(line)
-        t = _SYSLOG_TAIL.match(line, m.end()) if m else None
-        if m and t:
-            wall = datetime.fromtimestamp(int(m.group(1)), tz=timezone.utc).replace(
-                microsecond=int(m.group(2)))
-            return _tail_line(line[t.end():], t, wall, m.group(0))
     if c.isalpha():
+        m = _RFC3164_LINE.match(line)
+        if m:
+            uptime = float(m.group("up")) if m.group("up") else None
+            stamp = _rfc3164_time(m.group("ts"), local, reference)
+            return LogLine(
+                text=line[m.end():], uptime_s=uptime, wall=stamp, raw_time=m.group("ts"),
+                host=m.group("host"), ident=m.group("ident") or m.group("ident2"),
+                wall_kind="log" if stamp else None,
+            )
+        # journalctl -o short-full/with-unit, then busybox/OpenWrt: tried after RFC 3164, so
+        # the commonest syslog line pays nothing for them
         m = _FULL.match(line)
         t = _SYSLOG_TAIL.match(line, m.end()) if m else None
         if m and t:
@@ -393,15 +399,6 @@ def parse_line(
             except ValueError:  # a hand-edited date: keep the line, drop the time
                 wall = None
             return _tail_line(line[t.end():], t, wall, m.group(0))
-        m = _RFC3164_LINE.match(line)
-        if m:
-            uptime = float(m.group("up")) if m.group("up") else None
-            stamp = _rfc3164_time(m.group("ts"), local, reference)
-            return LogLine(
-                text=line[m.end():], uptime_s=uptime, wall=stamp, raw_time=m.group("ts"),
-                host=m.group("host"), ident=m.group("ident") or m.group("ident2"),
-                wall_kind="log" if stamp else None,
-            )
         m = _FACILITY_LINE.match(line)
         if m:
             stamp = _rfc3164_time(m.group("ts"), local, reference)
