@@ -46,8 +46,9 @@ def test_a_systemctl_status_paste_gives_the_unit_and_says_where_the_report_is() 
     x = explain(e)
     assert x.headline == "OOM kill noted by systemd: highload-stress-test.service"
     # syslog prints no year: it comes from the file's age, so only the rest is fixed
-    assert re.search(r"journalctl -k --since '\d{4}-10-04 20:45:05' --until '\d{4}-10-04"
-                     r" 20:47:05'", x.remedies[0])
+    # (read in UTC here; journalctl takes the zone written after the time)
+    assert re.search(r"journalctl -k --since '\d{4}-10-04 20:45:05 UTC' --until '\d{4}-10-04"
+                     r" 20:47:05 UTC'", x.remedies[0])
     assert any("systemctl set-property highload-stress-test.service MemoryMax=" in r
                for r in x.remedies)
 

@@ -10,7 +10,7 @@ refuses, mode 2 refuses past CommitLimit; memory.high never OOM-kills.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import NamedTuple
 
 from oomkit.explain_accounting import (
@@ -496,9 +496,12 @@ def _unit_notes(event: OomEvent) -> Explanation:
             + ", ".join(event.units) + "."
         )
     wall = event.time.wall
-    # The kernel's report comes just before systemd notices the counter move.
-    since = (f" --since '{(wall - timedelta(minutes=1)).strftime('%Y-%m-%d %H:%M:%S')}'"
-             f" --until '{(wall + timedelta(minutes=1)).strftime('%Y-%m-%d %H:%M:%S')}'"
+    # The kernel's report comes just before systemd notices the counter move. journalctl
+    # reads a bare time as local; "UTC" appended makes it mean the same on any machine
+    # (systemd.time(7)).
+    fmt = "%Y-%m-%d %H:%M:%S UTC"
+    since = (f" --since '{(wall - timedelta(minutes=1)).astimezone(timezone.utc).strftime(fmt)}'"
+             f" --until '{(wall + timedelta(minutes=1)).astimezone(timezone.utc).strftime(fmt)}'"
              if wall is not None else "")
     remedies = [
         "Read the kernel's report of it: `oomkit why` on that machine reads the kernel log and"
