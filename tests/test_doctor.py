@@ -66,7 +66,7 @@ def test_zfs_arc_is_said_where_memavailable_cannot_see_it() -> None:
 
 
 def test_arcstats_rows_are_read_and_bad_ones_skipped() -> None:
-    from oomkit.doctor import parse_arcstats
+    from oomkit.procfs import parse_arcstats
 
     text = "6 1 0x01 91 4368 1 2\nname type data\nsize 4 12\nc_max 4 x\nbroken\n"
     assert parse_arcstats(text) == {"size": 12}

@@ -165,25 +165,9 @@ def collect(
         chain=tuple(chain),
         killers=_killers(proc_root),
         log_kills=log_kills,
-        arc=_arc(proc_root),
+        arc=procfs.read_arcstats(proc_root),
         page_size=procfs.PAGE_SIZE,
     )
-
-
-def parse_arcstats(text: str) -> dict[str, int]:
-    """``/proc/spl/kstat/zfs/arcstats``: a kstat header line, ``name type data``, then one
-    ``name type value`` row per counter (type 4 = uint64). Pure; bad rows are skipped."""
-    out: dict[str, int] = {}
-    for line in text.splitlines()[2:]:
-        parts = line.split()
-        if len(parts) == 3 and parts[2].isdecimal():
-            out[parts[0]] = int(parts[2])
-    return out
-
-
-def _arc(proc_root: procfs.StrPath) -> dict[str, int] | None:
-    text = procfs.read_optional(f"{proc_root}/spl/kstat/zfs/arcstats")
-    return parse_arcstats(text) if text is not None else None
 
 
 def _psi(proc_root: procfs.StrPath) -> procfs.Pressure | None:

@@ -408,6 +408,24 @@ def read_optional(path: StrPath) -> str | None:
         return None
 
 
+def parse_arcstats(text: str) -> dict[str, int]:
+    """``/proc/spl/kstat/zfs/arcstats`` (ZFS on Linux, a kstat): a header line, ``name type
+    data``, then one ``name type value`` row per counter (type 4 = uint64). Bad rows are
+    skipped."""
+    out: dict[str, int] = {}
+    for line in text.splitlines()[2:]:
+        parts = line.split()
+        if len(parts) == 3 and parts[2].isdecimal():
+            out[parts[0]] = int(parts[2])
+    return out
+
+
+def read_arcstats(proc_root: StrPath = PROC) -> dict[str, int] | None:
+    """The ZFS ARC's counters, or None on a machine without ZFS."""
+    text = read_optional(f"{proc_root}/spl/kstat/zfs/arcstats")
+    return parse_arcstats(text) if text is not None else None
+
+
 def read_status(pid: int, proc_root: StrPath = PROC) -> ProcStatus:
     """/proc/PID/status, parsed."""
     return parse_status(read_bytes(f"{proc_root}/{pid}/status", pid))
