@@ -92,7 +92,7 @@ def test_a_note_of_another_unit_stays() -> None:
     assert len(absorb_unit_notes([kill, other])) == 2
 
 
-def test_why_unit_finds_a_kill_known_only_from_systemds_notes(tmp_path: object) -> None:
+def test_why_unit_finds_a_kill_known_only_from_systemds_notes() -> None:
     from oomkit.why import Machine, WhyOptions, find_kills
 
     log = str(KERNEL_LOGS / "public-systemd-252-status-failed-oom-kill-unit-only.log")
