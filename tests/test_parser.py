@@ -184,3 +184,14 @@ def test_indented_report_lines_with_equals_signs_are_read() -> None:
     assert kill.trigger.gfp_flags == "GFP_NOFS|__GFP_NOFAIL|__GFP_ZERO|__GFP_ACCOUNT"
     assert kill.memcg == "/user.slice/user-1000.slice/user@1000.service/app.slice/run-u640.service"
 
+
+def test_comma_grouped_victim_numbers_are_read_as_digits_and_said() -> None:
+    issue = KERNEL_LOGS / "public-5.x-dmesg-T-comma-grouped-victim-wrapped-rows-issue.log"
+    (e,) = parse_text(issue.read_text(), issue.name)
+    assert e.victim is not None
+    assert (e.victim.total_vm_kb, e.victim.anon_rss_kb, e.victim.pgtables_kb) == (
+        26184840, 15370088, 38964)
+    assert any("digit separators" in n for n in e.notes)
+    assert not any("victim memory numbers" in m for m in e.missing)
+    # headerless rows: their layout is not known, so none is read
+    assert e.tasks == ()

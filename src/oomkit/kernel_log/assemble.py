@@ -187,6 +187,11 @@ def _finish(rep: _Report) -> OomEvent:
         victim = killed.victim
         if summary is not None and victim.uid is None and summary.pid == victim.pid:
             victim = victim._replace(uid=summary.uid)
+        if killed.digit_separators:
+            notes.append(
+                "the victim line's numbers had ',' digit separators, which the kernel never"
+                " prints (edited by a person or a tool); they are read as their digits"
+            )
         if not killed.has_numbers:
             missing.append(
                 "victim memory numbers (not on the victim line: a kernel before 2.6.3x, or the"

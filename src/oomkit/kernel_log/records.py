@@ -52,10 +52,14 @@ _SUMMARY = re.compile(
 _KILLED = re.compile(
     r"(?:(?P<msg>[A-Za-z][A-Za-z ()_]*?): )?Killed process (?P<pid>\d+)(?:, UID (?P<uid0>\d+),)?"
     r" \((?P<name>.*?)\)(?=$| total-vm:| vsz:|\.|,| sharing)"
-    r"(?: (?:total-vm|vsz):(?P<vm>\d+)kB, anon-rss:(?P<anon>\d+)kB, file-rss:(?P<file>\d+)kB"
-    r"(?:, shmem-rss:(?P<shmem>\d+)kB)?(?:,? UID:(?P<uid>\d+))?"
-    r"(?: pgtables:(?P<pgt>\d+)kB)?(?: oom_score_adj:(?P<adj>-?\d+))?)?"
+    r"(?: (?:total-vm|vsz):(?P<vm>\d[\d,]*)kB, anon-rss:(?P<anon>\d[\d,]*)kB,"
+    r" file-rss:(?P<file>\d[\d,]*)kB(?:, shmem-rss:(?P<shmem>\d[\d,]*)kB)?(?:,? UID:(?P<uid>\d+))?"
+    r"(?: pgtables:(?P<pgt>\d[\d,]*)kB)?(?: oom_score_adj:(?P<adj>-?\d+))?)?"
 )
+# The kernel prints these numbers as bare digits (%lu); ',' inside one was put there by
+# a person or a tool that grouped digits (public-6.x-...-comma-grouped-wrapped), often
+# not in threes: the digits are still the kernel's.
+_KB_GROUPS = ("vm", "anon", "file", "shmem", "pgt")
 # 2.6.36-5.0: "%s: Kill process %d (%s) score %d or sacrifice child";
 # 2.6.2x: "Out of Memory: Kill process %d (%s) score %li and children."
 _KILL = re.compile(
@@ -145,6 +149,7 @@ class Killed(NamedTuple):
     message: str | None
     victim: Victim
     has_numbers: bool
+    digit_separators: bool = False  # its kB numbers had ',' in them (see _KB_GROUPS)
 
 
 class KillScore(NamedTuple):
@@ -233,18 +238,23 @@ def _counter(m: re.Match[str]) -> Counter:
 
 def _killed(m: re.Match[str]) -> Killed:
     uid = m.group("uid") or m.group("uid0")
+    kb = {g: m.group(g) for g in _KB_GROUPS}
+    separators = any(v is not None and "," in v for v in kb.values())
+    if separators:
+        kb = {g: None if v is None else v.replace(",", "") for g, v in kb.items()}
     victim = Victim(
         pid=int(m.group("pid")),
         name=m.group("name"),
         uid=_int(uid),
-        total_vm_kb=_int(m.group("vm")),
-        anon_rss_kb=_int(m.group("anon")),
-        file_rss_kb=_int(m.group("file")),
-        shmem_rss_kb=_int(m.group("shmem")),
-        pgtables_kb=_int(m.group("pgt")),
+        total_vm_kb=_int(kb["vm"]),
+        anon_rss_kb=_int(kb["anon"]),
+        file_rss_kb=_int(kb["file"]),
+        shmem_rss_kb=_int(kb["shmem"]),
+        pgtables_kb=_int(kb["pgt"]),
         oom_score_adj=_int(m.group("adj")),
     )
-    return Killed(message=m.group("msg"), victim=victim, has_numbers=m.group("vm") is not None)
+    return Killed(message=m.group("msg"), victim=victim, has_numbers=kb["vm"] is not None,
+                  digit_separators=separators)
 
 
 def _summary(m: re.Match[str]) -> Summary:
