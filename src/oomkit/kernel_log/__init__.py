@@ -15,6 +15,7 @@ from typing import IO
 from oomkit.kernel_log.assemble import Assembler, assemble
 from oomkit.kernel_log.dmesg_json import JsonRecords
 from oomkit.kernel_log.scan import LineSelector
+from oomkit.kernel_log.unwrap import unwrap
 from oomkit.models import LogLine, OomEvent, SourceRef
 
 __all__ = ["Assembler", "parse_lines", "parse_stream", "parse_text"]
@@ -34,14 +35,12 @@ def parse_lines(
 ) -> Iterator[OomEvent]:
     """Events from ``(line_number, text)`` pairs."""
 
-    def decoded() -> Iterator[tuple[LogLine, SourceRef]]:
+    def decoded() -> Iterator[tuple[int, str, LogLine | None]]:
         records = JsonRecords()
         for number, text in lines:
-            line = records.line(number, text, local=local, reference=reference)
-            if line is not None:
-                yield line, SourceRef(path, number)
+            yield number, text, records.line(number, text, local=local, reference=reference)
 
-    return assemble(decoded())
+    return assemble((line, SourceRef(path, number)) for number, line in unwrap(decoded()))
 
 
 def parse_text(
@@ -66,10 +65,14 @@ def feed_selected(
 ) -> Iterator[OomEvent]:
     """Decode and feed selected ``(line, offset, bytes)`` triples; yield finished events."""
     records = JsonRecords()  # dmesg --json: a record's time is on an earlier line
-    for number, _offset, raw in selected:
-        line = records.line(number, decode(raw), local=local, reference=reference)
-        if line is not None:
-            yield from asm.feed(line, SourceRef(path, number))
+
+    def decoded() -> Iterator[tuple[int, str, LogLine | None]]:
+        for number, _offset, raw in selected:
+            text = decode(raw)
+            yield number, text, records.line(number, text, local=local, reference=reference)
+
+    for number, line in unwrap(decoded()):
+        yield from asm.feed(line, SourceRef(path, number))
 
 
 def parse_stream(

@@ -362,6 +362,8 @@ class FileSelector:
         lines = self._before[bisect_right(self._starts, rs) - 1] if self._starts else 0
         last_start = -1
         for hit in sorted(hits):
+            if rs + hit >= end:  # scan.WRAP's second hit, past the file's last newline
+                break
             at = buf.rfind(b"\n", 0, hit)
             if at >= 0 or rs == 0:
                 start = rs + at + 1

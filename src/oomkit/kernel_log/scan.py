@@ -90,6 +90,11 @@ _REGEXES = [
     rb"\d+KB +\d+KB",  # "Unreclaimable slab info:" rows: "kmalloc-512  87024KB  94124KB"
     rb"\[\s*\d+\]\s+-?\d+\s+\d+\s+\d+\s+\d+",  # dump_tasks() rows
 ]
+# A line that ends in a blank: a mail client's soft line break (RFC 3676 "format=flowed":
+# a wrapped line keeps its trailing space), the rest of the line comes next, without a
+# timestamp. Both lines are selected: each hit selects the line holding it, and this one
+# is reported twice, on its newline (the first line) and just after it (the second).
+WRAP = rb"[ \t]\r?\n"
 # Every kill record has a line with one of these. A report's other lines (stack,
 # counters, task table) lie between its header and its victim line, both
 # anchors, so the full pattern set only needs to run near anchors: in a
@@ -156,14 +161,17 @@ class _HyperscanScanner:
     time: a thread of its own scans with a ``clone()``.
     """
 
-    def __init__(self, db: Any, scratch: Any) -> None:
-        self._db, self._scratch = db, scratch
+    def __init__(self, db: Any, scratch: Any, wrap_id: int) -> None:
+        self._db, self._scratch, self._wrap_id = db, scratch, wrap_id
 
     def __call__(self, buf: Any, start: int, end: int) -> list[int]:
         hits: list[int] = []
         append = hits.append
+        wrap_id = self._wrap_id
 
-        def on_match(_id: int, _start: int, to: int, _flags: int, _ctx: object) -> None:
+        def on_match(id_: int, _start: int, to: int, _flags: int, _ctx: object) -> None:
+            if id_ == wrap_id:
+                append(start + to - 1)  # the newline: the line that ends in a blank
             append(start + to)
 
         part = buf if start == 0 and end == len(buf) else buf[start:end]
@@ -175,29 +183,38 @@ class _HyperscanScanner:
         return hits
 
     def clone(self) -> _HyperscanScanner:
-        return _HyperscanScanner(self._db, self._scratch.clone())
+        return _HyperscanScanner(self._db, self._scratch.clone(), self._wrap_id)
 
 
-def _compile_hyperscan(expressions: list[bytes]) -> _HyperscanScanner | None:
+def _compile_hyperscan(expressions: list[bytes], wrap: bool) -> _HyperscanScanner | None:
+    """A scanner for ``expressions``, and WRAP after them if ``wrap``."""
     try:
         import hyperscan
     except ImportError:  # not installed, or no wheel for this machine
         return None
+    wrap_id = len(expressions) if wrap else -1
+    expressions = [*expressions, WRAP] if wrap else expressions
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     db.compile(
         expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions),
     )
-    return _HyperscanScanner(db, hyperscan.Scratch(db))
+    return _HyperscanScanner(db, hyperscan.Scratch(db), wrap_id)
 
 
 class _ReScanner:
-    """The same as _HyperscanScanner with Python's re, which is thread-safe."""
+    """The same as _HyperscanScanner with Python's re, which is thread-safe. WRAP is a
+    pattern of its own: in one alternation, its match would hide the others' on its line."""
 
-    def __init__(self, expressions: list[bytes]) -> None:
+    def __init__(self, expressions: list[bytes], wrap: bool) -> None:
         self._pattern = re.compile(b"|".join(expressions))
+        self._wrap = re.compile(WRAP) if wrap else None
 
     def __call__(self, buf: Any, start: int, end: int) -> list[int]:
-        return [m.end() for m in self._pattern.finditer(buf, start, end)]
+        hits = [m.end() for m in self._pattern.finditer(buf, start, end)]
+        if self._wrap is not None:
+            for m in self._wrap.finditer(buf, start, end):
+                hits += (m.end() - 1, m.end())
+        return hits
 
     def clone(self) -> _ReScanner:
         return self
@@ -211,10 +228,11 @@ def scanners(use_hyperscan: bool = True) -> tuple[Scanner, Scanner, bool]:
     """(anchor scanner, full scanner, whether they are Hyperscan's): Hyperscan where
     available, else Python regexes."""
     if use_hyperscan not in _SCANNERS:
-        anchor = _compile_hyperscan(_ANCHORS) if use_hyperscan else None
-        full = _compile_hyperscan(_FULL) if use_hyperscan else None
+        anchor = _compile_hyperscan(_ANCHORS, wrap=False) if use_hyperscan else None
+        full = _compile_hyperscan(_FULL, wrap=True) if use_hyperscan else None
         if anchor is None or full is None:
-            _SCANNERS[use_hyperscan] = (_ReScanner(_ANCHORS), _ReScanner(_FULL), False)
+            _SCANNERS[use_hyperscan] = (
+                _ReScanner(_ANCHORS, wrap=False), _ReScanner(_FULL, wrap=True), False)
         else:
             _SCANNERS[use_hyperscan] = (anchor, full, True)
     return _SCANNERS[use_hyperscan]
@@ -241,6 +259,8 @@ def _lines_at(buf: mmap.mmap, end: int, hits: list[int]) -> list[tuple[int, int]
     rfind = buf.rfind
     find = buf.find
     for hit in sorted(hits):
+        if hit >= end:  # WRAP's second hit, on the line after ``end``
+            break
         start = rfind(b"\n", 0, hit) + 1
         if start == last_start:
             continue
@@ -338,6 +358,7 @@ class LineSelector:
         lineno = self._first_line  # number of the line at buf[0]
         base = self._first_offset  # stream offset of buf[0]
         last_anchor: int | None = None  # stream offset of the last anchor already emitted past
+        wrapped = False  # the last line emitted ends in a blank: the first one left goes too
         fill = self._fill_beside if self._threaded else self._fill
         while True:
             # Fill, a piece at a time; (offset, newlines before it) at each piece start.
@@ -372,8 +393,11 @@ class LineSelector:
                 known = [*anchors, last_anchor - base]
             hits: list[int] = []
             if emit:
+                if wrapped:
+                    hits.append(0)
                 for lo, hi in windows(known, emit):
                     hits.extend(full_scan(view, lo, hi))
+                wrapped = emit in hits
             passed = [a for a in known if a < emit]
             if passed:  # anchors at or after emit stay with the carried bytes
                 last_anchor = max(passed) + base
