@@ -473,3 +473,21 @@ def test_a_limit_the_log_does_not_show_is_not_echoed_as_words() -> None:
               if r.startswith("Raise")]
     assert "MemoryMax=SIZE`" in cmd and "SIZE being more than its current limit" in cmd
     assert all("a larger value" not in r for r in [raw, cmd])
+
+
+def test_the_victim_lines_message_alone_tells_global_from_memcg() -> None:
+    """An excerpt of just the victim lines (a ratelimited report, or a paste): the kernel's
+    message says which path killed: out_of_memory()'s "Out of memory" or
+    mem_cgroup_out_of_memory()'s "Memory cgroup out of memory"."""
+    (e,) = kills("public-4.x-journal-ru-locale-victim-lines.log")
+    assert e.global_oom is True and e.constraint is None
+    x = explain(e, owner=owner_of(e.memcg), cgroup_version=2)
+    assert "whole machine" in x.verdict
+    assert any('"Out of memory"' in d and "cpuset" in d for d in x.details)
+    memcg = [e for e in kills("public-5.4-memcg-npd480-victim-line.log") if e.victim]
+    assert memcg and all(e.global_oom is False for e in memcg)
+    # with the rest of a global report in the log, the caveat is not needed
+    (full,) = [e for e in kills("public-5.8-ubuntu-global-kernlog-filerss-victim-not-trigger.log")
+               if e.victim]
+    text = explain(full, owner=owner_of(full.memcg), cgroup_version=2).details
+    assert not any("cannot be ruled out" in d for d in text)

@@ -376,6 +376,15 @@ def explain(
         if outside:
             details.append(outside[0])
             remedies.extend(outside[1:])
+        if event.constraint is None and event.ram_pages is None and event.total_swap_kb is None:
+            # Only the victim line's message ("Out of memory", not "Memory cgroup out of
+            # memory") says so; a cpuset or memory policy OOM prints the same message.
+            details.append(
+                f"The kernel's message \"{event.message or 'Out of memory'}\" (not \"Memory"
+                " cgroup out of memory\") says no cgroup limit was hit; the rest of the report"
+                " is not in the log, so a cpuset or NUMA memory policy that ran out (rare) cannot"
+                " be ruled out."
+            )
         if event.constraint in ("CONSTRAINT_CPUSET", "CONSTRAINT_MEMORY_POLICY"):
             verdict = (
                 f"The kernel OOM killer killed {who} because the NUMA nodes this allocation was"

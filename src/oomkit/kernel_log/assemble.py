@@ -287,6 +287,11 @@ def _finish(rep: _Report) -> OomEvent:
     if global_oom is None and "Mem-Info" in rep.meminfo and rep.stats_for is None:
         # show_mem() runs only for OOMs outside a memory cgroup (dump_header()).
         global_oom = True
+    if global_oom is None and message and message.lower().startswith("out of memory"):
+        # out_of_memory() passes "Out of memory" (or "... (oom_kill_allocating_task)"),
+        # mem_cgroup_out_of_memory() "Memory cgroup out of memory" (mm/oom_kill.c): the
+        # same split the summary line prints as global_oom or oom_memcg=.
+        global_oom = True
     if global_oom is False and "memory" not in rep.counters and rep.header is not None:
         missing.append("memory cgroup usage and limit lines")
     time_line = rep.killed_line or rep.first_line
