@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 
 from oomkit.kernel_log import records as r
 from oomkit.kernel_log.systemd_units import UnitNotes, is_unit_note
+from oomkit.kernel_log.task_rows import read_headerless, read_row
 from oomkit.kernel_log.userspace import UserspaceTracker, may_be_userspace
 from oomkit.models import (
     EventKind,
@@ -34,19 +35,6 @@ from oomkit.models import (
 # A reaper line may follow its kill by 2 s (OOM_REAPER_DELAY) and other
 # reports; events wait this many later records for it before being emitted.
 _REAPER_WINDOW = 64
-# Column names of every dump_tasks() era (docs/kernel-oom.md 1.3).
-_PAGE_COLUMNS = {
-    "total_vm": "total_vm_pages",
-    "rss": "rss_pages",
-    "rss_anon": "rss_anon_pages",
-    "rss_file": "rss_file_pages",
-    "rss_shmem": "rss_shmem_pages",
-    "swapents": "swapents_pages",
-    "pgtables_bytes": "pgtables_bytes",
-    "oom_score_adj": "oom_score_adj",
-}
-
-
 # The biggest of the "Unreclaimable slab info" caches an event keeps.
 SLAB_TOP = 5
 
@@ -69,6 +57,7 @@ class _Report:
         "killed",
         "killed_line",
         "kind",
+        "loose",
         "meminfo",
         "panic",
         "reaped",
@@ -91,6 +80,7 @@ class _Report:
         self.task_in: r.TaskIn | None = None
         self.columns: tuple[str, ...] | None = None
         self.rows: list[TaskRow] = []
+        self.loose: list[r.Row] = []  # rows without a table header before them
         self.slab: list[tuple[str, int]] = []
         self.bad_rows = 0
         self.summary: r.Summary | None = None
@@ -107,39 +97,13 @@ class _Report:
         self.reaped: Victim | None = None
 
 
-def _row(columns: tuple[str, ...], rec: r.Row) -> TaskRow | None:
-    n = len(columns) + 2  # uid and tgid precede the named columns
-    parts = rec.rest.split(None, n)
-    if len(parts) < n + 1:
-        return None
-    try:
-        numbers = [int(p) for p in parts[:n]]
-    except ValueError:
-        return None
-    values: dict[str, int] = {}
-    ptes = 0
-    have_ptes = False
-    for name, value in zip(columns, numbers[2:], strict=True):
-        if name in _PAGE_COLUMNS:
-            values[_PAGE_COLUMNS[name]] = value
-        elif name in ("nr_ptes", "nr_pmds", "nr_puds"):
-            ptes += value
-            have_ptes = True
-    return TaskRow(
-        pid=rec.pid,
-        uid=numbers[0],
-        tgid=numbers[1],
-        total_vm_pages=values.get("total_vm_pages"),
-        rss_pages=values.get("rss_pages"),
-        rss_anon_pages=values.get("rss_anon_pages"),
-        rss_file_pages=values.get("rss_file_pages"),
-        rss_shmem_pages=values.get("rss_shmem_pages"),
-        pgtables_bytes=values.get("pgtables_bytes"),
-        pgtable_pages=ptes if have_ptes else None,
-        swapents_pages=values.get("swapents_pages"),
-        oom_score_adj=values.get("oom_score_adj"),
-        name=parts[n].rstrip(),
-    )
+def _rows_only(rep: _Report) -> bool:
+    """Whether a report holds nothing but task rows without their header: an excerpt of a
+    table tells of no kill (a kill line after it would have closed it, not this)."""
+    return (bool(rep.loose) and rep.killed is None and rep.header is None
+            and rep.summary is None and rep.score is None and rep.columns is None
+            and rep.kind is EventKind.OOM_KILL and rep.exiting is None and not rep.counters
+            and not rep.meminfo and rep.stats_for is None and rep.task_in is None)
 
 
 def _time(line: LogLine) -> EventTime:
@@ -210,6 +174,12 @@ def _finish(rep: _Report) -> OomEvent:
                 f" and killed its child {victim.name} ({victim.pid}) instead"
                 " (child sacrifice, removed in Linux 5.1)"
             )
+    if rep.columns is None and rep.loose:
+        rows, skipped, how = read_headerless(rep.loose)
+        rep.rows.extend(rows)
+        rep.bad_rows += skipped
+        if how:
+            notes.append(how)
     page_kb = _page_size_kb(victim, rep.rows) if victim is not None else None
     if victim is not None and page_kb is not None:
         for row in rep.rows:
@@ -371,9 +341,10 @@ class Assembler:
         return False
 
     def _close(self) -> None:
-        if self._open is not None:
-            self._pending.append([_finish(self._open), self._records + _REAPER_WINDOW])
-            self._open = None
+        rep = self._open
+        if rep is not None and not _rows_only(rep):
+            self._pending.append([_finish(rep), self._records + _REAPER_WINDOW])
+        self._open = None
 
     def _start(self, line: LogLine, ref: SourceRef) -> _Report:
         self._close()
@@ -442,11 +413,13 @@ class Assembler:
         if type(rec) is r.Row and rep is not None and rep.killed is None:
             # the commonest record by far (one per task): decided first
             if rep.columns is not None:
-                row = _row(rep.columns, rec)
+                row = read_row(rep.columns, rec)
                 if row is None:
                     rep.bad_rows += 1
                 else:
                     rep.rows.append(row)
+            else:
+                rep.loose.append(rec)
             return
         if isinstance(rec, r.Header):
             rep = self._start(line, ref)
@@ -502,10 +475,14 @@ class Assembler:
             # A report whose header was cut off or ratelimited: these lines are only
             # printed inside one, so they open it.
             if not isinstance(
-                rec, (r.Summary, r.KillScore, r.TaskIn, r.Counter, r.StatsFor, r.TableHeader)
+                rec, (r.Summary, r.KillScore, r.TaskIn, r.Counter, r.StatsFor, r.TableHeader,
+                      r.Row)
             ):
                 return
             rep = self._start(line, ref)
+            if type(rec) is r.Row:  # the tail of a table whose header is cut off
+                rep.loose.append(rec)
+                return
         if isinstance(rec, r.CpuLine):
             if rep.cpu is None:
                 rep.cpu = rec

@@ -1,0 +1,70 @@
+"""kernel_log.task_rows: a task table's rows in an excerpt without its header are read by
+their number of columns, only as far as that number says what the columns are."""
+
+from __future__ import annotations
+
+from oomkit.kernel_log import parse_text
+from oomkit.kernel_log import records as r
+from oomkit.kernel_log.task_rows import read_headerless
+from tests.conftest import KERNEL_LOGS
+
+
+def _rows(*lines: str) -> list[r.Row]:
+    out = []
+    for line in lines:
+        rec = r.classify(line)
+        assert type(rec) is r.Row, line
+        out.append(rec)
+    return out
+
+
+def test_eight_columns_are_the_6_8_layout_whole() -> None:
+    # rows copied from local-6.18-memcg-v1-3tasks-adj500-dmesg
+    rows, skipped, note = read_headerless(_rows(
+        "[   1001]     0  1001     6101     5159     3488     1671         0    94208        0"
+        "             0 cache-small",
+        "[   1002]     0  1002     8662     7730     6048     1682         0   110592        0"
+        "           500 big worker 1",
+    ))
+    assert skipped == 0 and note is not None and "6.8" in note
+    big = rows[1]
+    assert (big.name, big.rss_pages, big.rss_anon_pages, big.pgtables_bytes, big.oom_score_adj) == (
+        "big worker 1", 7730, 6048, 110592, 500)
+
+
+def test_five_columns_read_only_what_every_era_agrees_on() -> None:
+    # a 2.6.32 RHEL 6 row (cpu, oom_adj between) and a 4.15+ one (pgtables_bytes, swapents)
+    for line in ("[ 8120]     0  8120   328708   143044   0       0             0 java",
+                 "[   7899]     0  7899  6546210  3842522 39899136  1039052   -17 python"):
+        (row,), skipped, note = read_headerless(_rows(line))
+        assert skipped == 0 and note is not None and "only total_vm, rss, oom_score_adj" in note
+        assert row.total_vm_pages is not None and row.rss_pages is not None
+        assert (row.swapents_pages, row.pgtables_bytes, row.pgtable_pages) == (None, None, None)
+    assert row.oom_score_adj == -17 and row.name == "python"
+
+
+def test_a_row_of_another_count_is_skipped_not_misread() -> None:
+    rows, skipped, _note = read_headerless(_rows(
+        "[  472]     0   472      226        7       3       0        0             0 askfirst",
+        "[ 1272]     0  1272      267        7       3       0        0             0 dropbear",
+        "[ 1592]     0  1592      228        7       3       0        0",  # cut before its name
+        "[ 1600]     0  1600      228        7       3       0        0             0 1234",
+    ))
+    assert [row.name for row in rows] == ["askfirst", "dropbear"] and skipped == 2
+    assert rows[0].pgtable_pages == 3  # nr_ptes + nr_pmds, the 4.0-4.14 layout
+
+
+def test_an_unknown_count_reads_nothing() -> None:
+    rows, skipped, note = read_headerless(_rows("[  472]     0   472      226        7       3 x"))
+    assert (rows, skipped, note) == ([], 1, None)
+
+
+def test_a_table_tail_in_a_paste_says_what_else_was_big() -> None:
+    path = KERNEL_LOGS / "public-2.6.32-rhel6-global-uid-killed-table-tail.log"
+    (e,) = parse_text(path.read_text(), path.name)
+    assert e.victim is not None and e.victim.pid == 8120
+    assert not e.tasks_listed  # the table is a tail: its absences mean nothing
+    names = {t.name: t for t in e.tasks}
+    assert names["javadoc"].rss_pages == 126747 and names["java"].rss_pages == 143044
+    assert e.page_size_kb == 4  # the victim's row against its kB line
+    assert any("header is not in this log" in n for n in e.notes)
