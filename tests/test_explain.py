@@ -7,7 +7,7 @@ import re
 import pytest
 
 from oomkit.explain import explain
-from oomkit.kernel_log import parse_stream
+from oomkit.kernel_log import parse_stream, parse_text
 from oomkit.kernel_log.systemd_units import noted_only
 from oomkit.models import OomEvent
 from oomkit.owner import owner_of
@@ -491,3 +491,20 @@ def test_the_victim_lines_message_alone_tells_global_from_memcg() -> None:
                if e.victim]
     text = explain(full, owner=owner_of(full.memcg), cgroup_version=2).details
     assert not any("cannot be ruled out" in d for d in text)
+
+
+def test_a_victim_without_its_kill_line_is_sized_from_its_row() -> None:
+    """A ratelimited or cut report names the victim in "Kill process ... score" only; its
+    task-table row still says how big it was (in pages: their size is then assumed)."""
+    text = (
+        "[112950.724489] [20990] 10002 20990   374912    52161     582    81262"
+        "             0 firefox\n"
+        "[112950.724502] [29075] 10002 29075  8427463  3939146   15686  4003496"
+        "             0 python3\n"
+        "[112950.724524] Out of memory: Kill process 29075 (python3) score 959 or sacrifice child\n"
+    )
+    (e,) = parse_text(text)
+    assert e.victim is not None and e.victim.anon_rss_kb is None  # never filled in
+    x = explain(e, owner=None, cgroup_version=2)
+    row = next(d for d in x.details if "row in the task table" in d)
+    assert human_kb(3939146 * 4) in row and human_kb(4003496 * 4) in row and "assumed" in row

@@ -33,14 +33,24 @@ def test_eight_columns_are_the_6_8_layout_whole() -> None:
 
 
 def test_five_columns_read_only_what_every_era_agrees_on() -> None:
-    # a 2.6.32 RHEL 6 row (cpu, oom_adj between) and a 4.15+ one (pgtables_bytes, swapents)
-    for line in ("[ 8120]     0  8120   328708   143044   0       0             0 java",
-                 "[   7899]     0  7899  6546210  3842522 39899136  1039052   -17 python"):
-        (row,), skipped, note = read_headerless(_rows(line))
-        assert skipped == 0 and note is not None and "only total_vm, rss, oom_score_adj" in note
-        assert row.total_vm_pages is not None and row.rss_pages is not None
-        assert (row.swapents_pages, row.pgtables_bytes, row.pgtable_pages) == (None, None, None)
-    assert row.oom_score_adj == -17 and row.name == "python"
+    # 2.6.32 RHEL 6 (public-2.6.32-rhel6-...): "cpu oom_adj" between rss and oom_score_adj
+    (row,), skipped, note = read_headerless(_rows(
+        "[ 8120]     0  8120   328708   143044   0       0             0 java"))
+    assert skipped == 0 and note is not None and "total_vm and rss and oom_score_adj mean" in note
+    assert (row.total_vm_pages, row.rss_pages, row.oom_score_adj) == (328708, 143044, 0)
+    assert (row.swapents_pages, row.pgtables_bytes, row.pgtable_pages) == (None, None, None)
+
+
+def test_a_fourth_column_no_oom_adj_can_hold_is_swapents() -> None:
+    """oom_adj is -17..15; the two later eras with five columns both print swapents there."""
+    # rows of a 3.x report (pyZOCP#79): "nr_ptes swapents"
+    rows, _skipped, note = read_headerless(_rows(
+        "[20990] 10002 20990   374912    52161     582    81262             0 firefox",
+        "[29075] 10002 29075  8427463  3939146   15686  4003496             0 python3",
+    ))
+    assert [t.swapents_pages for t in rows] == [81262, 4003496]
+    assert rows[1].pgtables_bytes is None and rows[1].pgtable_pages is None
+    assert note is not None and "the fourth is swapents" in note
 
 
 def test_a_row_of_another_count_is_skipped_not_misread() -> None:

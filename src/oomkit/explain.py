@@ -65,10 +65,25 @@ def _big_tasks(tasks: tuple[TaskRow, ...], victim_pid: int | None, page_kb: int)
     return out
 
 
+def _victim_row(event: OomEvent) -> list[str]:
+    """The victim's task-table row, when its own line gives no numbers (cut, ratelimited
+    or from before 2.6.3x): the row is in pages, whose size only that line tells."""
+    v = event.victim
+    row = next((t for t in event.tasks if v is not None and v.pid in (t.tgid, t.pid)
+                and t.rss_pages is not None), None)
+    if v is None or row is None or row.rss_pages is None:
+        return []
+    pk = event.page_size_kb or 4
+    swap = f" and {human_kb(row.swapents_pages * pk)} in swap" if row.swapents_pages else ""
+    assumed = "" if event.page_size_kb else " (pages of 4 KiB assumed: the log does not say)"
+    return [f"{v.name or 'The victim'}'s row in the task table: {human_kb(row.rss_pages * pk)}"
+            f" resident{swap}{assumed}."]
+
+
 def _victim_numbers(event: OomEvent) -> list[str]:
     v = event.victim
     if v is None or v.anon_rss_kb is None:
-        return []
+        return _victim_row(event)
     lines = [
         f"{v.name or 'The victim'} held {human_kb(v.anon_rss_kb)} of anonymous memory (what it"
         f" allocated and touched: heap, stacks), {human_kb(v.file_rss_kb)} of file pages (its"

@@ -92,6 +92,11 @@ def _count(rec: r.Row) -> int:
     return k - 2 if k < len(parts) else -1
 
 
+def _fourth(rec: r.Row) -> int:
+    """The fourth memory column of a row read as having five (see read_headerless)."""
+    return int(rec.rest.split(None, 6)[5])
+
+
 def read_headerless(recs: Sequence[r.Row]) -> tuple[list[TaskRow], int, str | None]:
     """(rows, rows skipped, a note saying how they were read) for rows whose header is not
     in the log. The rows of one table have one count: the one most of them have is read
@@ -103,12 +108,18 @@ def read_headerless(recs: Sequence[r.Row]) -> tuple[list[TaskRow], int, str | No
     columns = BY_COUNT.get(k)
     if columns is None:
         return [], len(recs), None
+    if k == 5 and any(not -17 <= _fourth(rec) <= 15 for rec, c in zip(recs, counts, strict=True)
+                      if c == 5):
+        # 2.6.36-3.5 print oom_adj there (-17..15); 3.6-3.19 and 4.15-6.7 both swapents.
+        columns = ("total_vm", "rss", "?", "swapents", "oom_score_adj")
     rows = [row for rec, c in zip(recs, counts, strict=True)
             if c == k and (row := read_row(columns, rec)) is not None]
-    known = [c for c in columns if c != "?"]
+    known = [c for c in BY_COUNT[k] if c != "?"]
     how = (f"its {k} memory columns are those of {_ERA[k]}" if "?" not in columns else
-           f"of its {k} memory columns, only {', '.join(known)} mean the same in every kernel"
-           " that prints that many")
+           f"of its {k} memory columns, {' and '.join(known)} mean the same in every kernel"
+           f" that prints {k}" + (", and the fourth is swapents wherever it holds values"
+                                  " beyond oom_adj's -17..15, as here"
+                                  if "swapents" in columns else ""))
     note = (f"the task table's header is not in this log: {len(rows)} row(s) read by their"
             f" number of columns ({how}); rows cut from the log are not among them")
     return rows, len(recs) - len(rows), note
