@@ -159,3 +159,18 @@ def test_a_last_line_ending_in_a_blank_selects_nothing_after_it(tmp_path: Path) 
         assert (list(sel), sel.lines) == (want, stream.lines)
     finally:
         os.close(fd)
+
+
+def test_a_next_line_that_starts_alike_is_neither_joined_nor_selected() -> None:
+    """The lines of a log start alike: a kernel message that ends in blanks (this one is
+    real boot output) followed by the next message is no wrap, and costs the selector
+    nothing. A wrap whose rest starts like a prefix is therefore not joined, on any path."""
+    noise = b"Nov 19 00:00:05 vm kernel: [    5.9] xor: automatically using best checksumming" \
+            b" function   avx       \nNov 19 00:00:05 vm kernel: [    6.0] NET: Registered\n"
+    data = noise + b"[    7.0] Out of memory: Killed process 5 (x) \n" \
+                   b"[  pid  ] is not how a rest begins\n"
+    for fast in (True, False):
+        got = [line for _n, _o, line in LineSelector(io.BytesIO(data), use_hyperscan=fast)]
+        assert got == [b"[    7.0] Out of memory: Killed process 5 (x) "], fast
+    assert _texts(*data.decode().splitlines()[2:]) == [
+        (1, "Out of memory: Killed process 5 (x) "), (2, "[  pid  ] is not how a rest begins")]

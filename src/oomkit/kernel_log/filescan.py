@@ -344,10 +344,10 @@ class FileSelector:
             b = min(y if b is None else b, re_)
             if a is None:  # cut in a long line: search from before the cut, as _survey does
                 a = x
-                hits = [h for h in scan(view, max(0, a - rs - ANCHOR_OVERLAP), b - rs)
+                hits = [h for h in scan(view, max(0, a - rs - ANCHOR_OVERLAP), b - rs, re_ - rs)
                         if h > a - rs]
             else:
-                hits = scan(view, a - rs, b - rs) if a < b else []
+                hits = scan(view, a - rs, b - rs, re_ - rs) if a < b else []
             return list(self._lines(buf, view, rs, re_, end, hits))
         finally:
             view.release()

@@ -93,8 +93,22 @@ _REGEXES = [
 # A line that ends in a blank: a mail client's soft line break (RFC 3676 "format=flowed":
 # a wrapped line keeps its trailing space), the rest of the line comes next, without a
 # timestamp. Both lines are selected: each hit selects the line holding it, and this one
-# is reported twice, on its newline (the first line) and just after it (the second).
+# is reported twice, on its newline (the first line) and just after it (the second);
+# not when the next line starts with the same byte (see _starts_alike).
 WRAP = rb"[ \t]\r?\n"
+
+
+def _starts_alike(buf: Any, nl: int, limit: int) -> bool:
+    """Whether the line after the newline at ``nl`` starts with the same byte as the line
+    that newline ends, or there is none before ``limit``. Every line of a log starts alike
+    (a timestamp, a month, a priority): such a next line has a prefix of its own, and the
+    blank before it is no wrap (a kernel message may end in one: "xor: ... avx       ").
+    unwrap.py applies the same rule, so every path joins the same lines."""
+    nxt = nl + 1
+    if nxt >= limit:
+        return True
+    src: Any = buf.obj if isinstance(buf, memoryview) else buf  # an mmap or bytes: rfind
+    return bool(buf[src.rfind(b"\n", 0, nl) + 1] == buf[nxt])
 # Every kill record has a line with one of these. A report's other lines (stack,
 # counters, task table) lie between its header and its victim line, both
 # anchors, so the full pattern set only needs to run near anchors: in a
@@ -164,13 +178,17 @@ class _HyperscanScanner:
     def __init__(self, db: Any, scratch: Any, wrap_id: int) -> None:
         self._db, self._scratch, self._wrap_id = db, scratch, wrap_id
 
-    def __call__(self, buf: Any, start: int, end: int) -> list[int]:
+    def __call__(self, buf: Any, start: int, end: int, limit: int | None = None) -> list[int]:
+        """``limit``: where the data in ``buf`` ends (WRAP looks at the byte after ``end``)."""
         hits: list[int] = []
         append = hits.append
         wrap_id = self._wrap_id
+        last = len(buf) if limit is None else limit
 
         def on_match(id_: int, _start: int, to: int, _flags: int, _ctx: object) -> None:
             if id_ == wrap_id:
+                if _starts_alike(buf, start + to - 1, last):
+                    return
                 append(start + to - 1)  # the newline: the line that ends in a blank
             append(start + to)
 
@@ -209,11 +227,13 @@ class _ReScanner:
         self._pattern = re.compile(b"|".join(expressions))
         self._wrap = re.compile(WRAP) if wrap else None
 
-    def __call__(self, buf: Any, start: int, end: int) -> list[int]:
+    def __call__(self, buf: Any, start: int, end: int, limit: int | None = None) -> list[int]:
         hits = [m.end() for m in self._pattern.finditer(buf, start, end)]
         if self._wrap is not None:
+            last = len(buf) if limit is None else limit
             for m in self._wrap.finditer(buf, start, end):
-                hits += (m.end() - 1, m.end())
+                if not _starts_alike(buf, m.end() - 1, last):
+                    hits += (m.end() - 1, m.end())
         return hits
 
     def clone(self) -> _ReScanner:
@@ -396,7 +416,7 @@ class LineSelector:
                 if wrapped:
                     hits.append(0)
                 for lo, hi in windows(known, emit):
-                    hits.extend(full_scan(view, lo, hi))
+                    hits.extend(full_scan(view, lo, hi, end))
                 wrapped = emit in hits
             passed = [a for a in known if a < emit]
             if passed:  # anchors at or after emit stay with the carried bytes

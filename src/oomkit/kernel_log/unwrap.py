@@ -6,8 +6,11 @@ in public-5.4-arm64-...-mail-wrapped). Read apart, the victim line loses its num
 a task-table row its name. A line goes on on the next one when it ends in a blank (a
 mail client's soft line break keeps the space it broke at: RFC 3676, 4.2, "format=
 flowed"), and the next line carries no log prefix of its own (no timestamp, no syslog
-header: one that does is a message of its own) and some text. The first line must have a
-prefix: in a paste without any, nothing tells a wrapped line from the next message.
+header: one that does is a message of its own), some text, and does not start with the
+same byte as the line before (the lines of a log all start alike; the line selector,
+scan._starts_alike, skips such a pair by that rule, so every path joins the same lines).
+The first line must have a prefix: in a paste without any, nothing tells a wrapped line
+from the next message.
 
 A wrap that leaves no blank (a terminal's, as in public-5.x-...-comma-grouped-victim-
 wrapped-rows-issue) is not joined: its rest begins with whatever came next, and which
@@ -27,6 +30,11 @@ def _bare(line: LogLine) -> bool:
             and line.uptime_s is None and line.host is None)
 
 
+def _head(raw: str) -> bytes:
+    """The first byte of the line as read (the selector compares bytes)."""
+    return raw[:1].encode("utf-8", "replace")
+
+
 def _goes_on(raw: str) -> bool:
     """Whether the raw line ends in a blank (its newline aside)."""
     end = raw.rstrip("\r\n")[-1:]
@@ -38,18 +46,19 @@ def unwrap(items: Iterable[tuple[int, str, LogLine | None]]) -> Iterator[tuple[i
     and the lines that continue it as one, numbered by the first. Lines that cannot go
     on pass straight through; one that can waits for the next. If ``items`` raises, the
     line waiting is yielded first."""
-    held: tuple[int, int, LogLine] | None = None  # first and last number, the line so far
+    # first and last number, the first byte of the last raw line, the line so far
+    held: tuple[int, int, bytes, LogLine] | None = None
     try:
         for number, raw, line in items:
             if held is not None:
-                first, last, so_far = held
+                first, last, last_head, so_far = held
                 held = None
                 if (line is not None and number == last + 1 and _bare(line)
-                        and line.text.strip()):
+                        and line.text.strip() and _head(raw) != last_head):
                     head, tail = so_far.text.rstrip(), line.text.strip()
                     joined = so_far._replace(text=f"{head} {tail}" if head else tail)
                     if _goes_on(raw):
-                        held = (first, number, joined)
+                        held = (first, number, _head(raw), joined)
                     else:
                         yield first, joined
                     continue
@@ -57,12 +66,12 @@ def unwrap(items: Iterable[tuple[int, str, LogLine | None]]) -> Iterator[tuple[i
             if line is None:
                 continue
             if not _bare(line) and _goes_on(raw):
-                held = (number, number, line)
+                held = (number, number, _head(raw), line)
             else:
                 yield number, line
     except BaseException:
         if held is not None:
-            yield held[0], held[2]
+            yield held[0], held[3]
         raise
     if held is not None:
-        yield held[0], held[2]
+        yield held[0], held[3]
