@@ -7,6 +7,7 @@ import re
 import pytest
 
 from oomkit.explain import explain
+from oomkit.explain_accounting import rss_beyond_charge
 from oomkit.kernel_log import parse_stream, parse_text
 from oomkit.kernel_log.systemd_units import noted_only
 from oomkit.models import OomEvent
@@ -508,3 +509,16 @@ def test_a_victim_without_its_kill_line_is_sized_from_its_row() -> None:
     x = explain(e, owner=None, cgroup_version=2)
     row = next(d for d in x.details if "row in the task table" in d)
     assert human_kb(3939146 * 4) in row and human_kb(4003496 * 4) in row and "assumed" in row
+
+
+def test_a_table_with_an_unreadable_row_is_not_summed() -> None:
+    """A row lost to a hand edit would make the table's RSS look smaller than it was."""
+    path = KERNEL_LOGS / "local-6.18-memcg-v1-filerss-uncharged-dmesg.log"
+    text = path.read_text()
+    (whole,) = parse_text(text)
+    assert whole.tasks_skipped == 0 and rss_beyond_charge(whole) is not None
+    edited = text.replace("    16853    15908     1920", "    16853    159x8     1920")
+    (e,) = parse_text(edited)
+    assert e.tasks_skipped == 1 and len(e.tasks) == 2
+    assert any("could not be read" in n for n in e.notes)
+    assert rss_beyond_charge(e) is None

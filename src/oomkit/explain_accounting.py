@@ -35,9 +35,7 @@ def tasks_rss_kb(event: OomEvent) -> int | None:
     """
     if not event.complete or not event.tasks or event.page_size_kb is None:
         return None
-    # The assembler notes rows it skipped as "... could not be read and were skipped".
-    if any(t.rss_pages is None for t in event.tasks) or any("could not be read" in n
-                                                            for n in event.notes):
+    if event.tasks_skipped or any(t.rss_pages is None for t in event.tasks):
         return None
     return sum(t.rss_pages or 0 for t in event.tasks) * event.page_size_kb
 

@@ -165,6 +165,7 @@ class OomEvent(NamedTuple):
     # rows; False when no table header is in the log. Tells "no process in the cgroup"
     # from "no table printed".
     tasks_listed: bool = False
+    tasks_skipped: int = 0  # rows of the table that could not be read (a note says so too)
     # systemd units that noted this kill ("A process of this unit has been killed by the
     # OOM killer"): the unit and the slices above it (kernel_log/systemd_units.py).
     units: tuple[str, ...] = ()

@@ -99,6 +99,7 @@ def event_dict(k: KillReport, tz: tzinfo | None = None) -> dict[str, Any]:
         "time": event_time_dict(e.time, tz),
         "tasks": [_task(row, e.page_size_kb) for row in e.tasks],
         "tasks_listed": e.tasks_listed,
+        "tasks_skipped": e.tasks_skipped,
         "units": list(e.units),
         "page_size_kb": e.page_size_kb,
         "owner": _owner(k.owner or k.task_owner),

@@ -283,6 +283,7 @@ def _finish(rep: _Report) -> OomEvent:
         kmem=rep.counters.get("kmem"),
         tasks=tuple(rep.rows),
         tasks_listed=rep.columns is not None,
+        tasks_skipped=rep.bad_rows,
         extra_victims=_distinct(rep.extra, victim),
         oom_group=rep.group,
         reaped=rep.reaped,
