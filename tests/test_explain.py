@@ -522,3 +522,12 @@ def test_a_table_with_an_unreadable_row_is_not_summed() -> None:
     assert e.tasks_skipped == 1 and len(e.tasks) == 2
     assert any("could not be read" in n for n in e.notes)
     assert rss_beyond_charge(e) is None
+
+
+def test_an_ecs_containers_limit_is_raised_in_its_task_definition() -> None:
+    (e,) = kills("public-4.x-ecs-cgroupfs-container-limit-dmesg-T-excerpt.log")
+    owner = owner_of(e.memcg)
+    assert owner is not None and owner.kind == "ecs"
+    x = explain(e, owner=owner, cgroup_version=1)
+    assert any("container definition" in r and "task definition" in r for r in x.remedies)
+    assert "ECS task f209da7f990b container 15e20c7f5997" in x.verdict

@@ -83,6 +83,11 @@ def limit_remedy(
             f" memory_max = \"{bigger}\" in [programs.NAME] of the supervisor's config, then"
             f" `oomkit ctl restart NAME`{above}; if it really needs more."
         )
+    if owner is not None and owner.kind == "ecs":
+        which = ("the container's hard limit (memory in its container definition)"
+                 if owner.container_id else "the task's memory (memory in the task definition)")
+        return (f"Raise {which} and deploy a new revision of the task definition{above},"
+                " if it really needs more.")
     if owner is not None and owner.kind == "kubernetes":
         return (
             "Raise resources.limits.memory of that container in the pod spec (and the request"

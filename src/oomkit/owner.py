@@ -14,7 +14,10 @@ The path is what the kernel prints (``task_memcg=``/``oom_memcg=``) or what
   cri-containerd-<id>.scope`` (systemd); above the pods, the kubelet's cgroup of all
   of them (``/kubepods``, ``/kubepods.slice``), whose limit is the node's allocatable
   memory, and its QoS classes' (``burstable``, ``besteffort``);
-* LXC/LXD: ``/lxc/<name>``, ``/lxc.payload.<name>``, ``/lxc.payload/<name>``.
+* LXC/LXD: ``/lxc/<name>``, ``/lxc.payload.<name>``, ``/lxc.payload/<name>``;
+* Amazon ECS: a task in ``/ecs/<task id>`` (cgroup v1) or ``/ecstasks.slice/
+  ecstasks-<task id>.slice`` (v2), its containers below it (amazon-ecs-agent,
+  ``Task.BuildCgroupRoot``: "Example v1: /ecs/task-id, Example v2: ecstasks-$TASKID.slice").
 """
 
 from __future__ import annotations
@@ -39,6 +42,11 @@ _KUBE_PODS = re.compile(
 )
 _QOS = {"burstable": "Burstable", "besteffort": "BestEffort"}
 _LXC = re.compile(r"^/lxc(?:\.payload)?[./](?P<name>[^/]+)")
+# A task id is the last part of its ARN: 32 hex digits, a UUID in the old ARN format.
+_ECS = re.compile(
+    r"^/(?:ecs/|ecstasks\.slice/ecstasks-)(?P<task>[0-9a-f-]{32,36})(?:\.slice)?"
+    rf"(?:/(?:docker-)?(?P<cid>{_HEX})(?:\.scope)?)?$"
+)
 _USER_SLICE = re.compile(r"user-(?P<uid>\d+)\.slice")
 _USER_SERVICE = re.compile(r"user@(?P<uid>\d+)\.service")
 _UNIT = re.compile(r"[^/]+\.(?:service|scope|socket|mount|swap|slice)$")
@@ -76,6 +84,12 @@ def owner_of(path: str | None) -> Owner | None:
         # A job of `oomkit run` or a program of oomkit's supervisor (jobcgroup.py).
         job = leaf[len(JOB_PREFIX):]
         return Owner(kind="oomkit-job", name=f"oomkit job {job}", unit=job)
+    ecs = _ECS.match(path)
+    if ecs:
+        task, cid = ecs.group("task"), ecs.group("cid")
+        return Owner(kind="ecs", name=f"ECS task {task[:12]}" + (
+            f" container {cid[:12]}" if cid else ""), unit=task, container_id=cid,
+            container=cid[:12] if cid else None)
     lxc = _LXC.match(path)
     if lxc:
         return Owner(kind="lxc", name=lxc.group("name"), container=lxc.group("name"))

@@ -18,7 +18,7 @@ class Owner(NamedTuple):
 
     kind: str  # "systemd-unit", "user-session", "docker", "podman", "containerd",
     # "kubernetes", "kubernetes-pods" (the kubelet's cgroup of all pods, or of a QoS
-    # class), "lxc", "machine", "cgroup"
+    # class), "lxc", "machine", "ecs" (an Amazon ECS task, ``unit`` its id), "cgroup"
     name: str
     unit: str | None = None
     container_id: str | None = None
