@@ -195,3 +195,17 @@ def test_comma_grouped_victim_numbers_are_read_as_digits_and_said() -> None:
     assert not any("victim memory numbers" in m for m in e.missing)
     # headerless rows: their layout is not known, so none is read
     assert e.tasks == ()
+
+
+def test_a_systemd_oomd_reason_cut_by_the_pager_says_so() -> None:
+    """journalctl's pager chops a long line and marks it with '>' (the testsuite journal
+    in the corpus): half a word is not quoted as the reason."""
+    (e,) = events("public-systemd-oomd-249-testsuite-journal-ellipsized.log")
+    assert e.killer is Killer.SYSTEMD_OOMD
+    assert e.reason is not None and e.reason.endswith("testsuite-55-workload.slice")
+    assert not e.complete and "cut at the terminal's width" in e.missing[0]
+    whole = parse_text("Sep 10 14:59:49 image systemd-oomd[34]: Killed /a.slice/b.service due to"
+                       " memory pressure for /a.slice being 64.15% > 1.00% for > 30s with"
+                       " reclaim activity\n")
+    assert whole[0].complete and whole[0].reason is not None
+    assert whole[0].reason.endswith("with reclaim activity")

@@ -121,6 +121,19 @@ def _event(
     )
 
 
+def _oomd_event(line: LogLine, ref: SourceRef, reason: str, cgroup: str) -> OomEvent:
+    """A systemd-oomd kill. A reason ending in ">" right after a word was cut by the pager
+    journalctl pipes into (less -S marks a chopped line so): the cut word goes, and the
+    event says what is missing rather than quoting half a word."""
+    missing: tuple[str, ...] = ()
+    if reason.endswith(">") and not reason.endswith(" >"):
+        reason = reason[:-1].rsplit(" ", 1)[0]
+        missing = ("the rest of systemd-oomd's reason (the line was cut at the terminal's"
+                   " width; `journalctl --no-pager` prints it whole)",)
+    return _event(Killer.SYSTEMD_OOMD, line, ref, None, reason=reason, memcg=cgroup,
+                  missing=missing)
+
+
 def _int(value: str | None) -> int | None:
     return int(value) if value is not None and value.lstrip("-").isdecimal() else None
 
@@ -147,8 +160,7 @@ class UserspaceTracker:
             self._oomd_wrapped = None
             m = _DUE_TO.match(text)
             if m:
-                return _event(Killer.SYSTEMD_OOMD, wline, wref, None, reason=m.group("reason"),
-                              memcg=cgroup), False
+                return _oomd_event(wline, wref, m.group("reason"), cgroup), False
         if ident.startswith("nohang"):
             return self._feed_nohang(line, ref), False
         m = _EARLYOOM_LOW.search(text)
@@ -165,8 +177,7 @@ class UserspaceTracker:
                 if m.group("reason") is None:
                     self._oomd_wrapped = (line, ref, m.group("cgroup"))
                     return None, False
-                return _event(Killer.SYSTEMD_OOMD, line, ref, None, reason=m.group("reason"),
-                              memcg=m.group("cgroup")), False
+                return _oomd_event(line, ref, m.group("reason"), m.group("cgroup")), False
         if ident == "oomd" or "Trying to kill" in text or "oomd kill:" in text:
             return self._feed_fb_oomd(line, ref), False
         m = _LMK.search(text)
