@@ -312,7 +312,7 @@ def explain(
         usage = event.memory.usage_kb if event.memory else None
         where = (
             f"the memory cgroup {event.memcg}" if event.memcg else
-            "a memory cgroup (the log does not say which: only the kill line was printed)"
+            "a memory cgroup (the log does not say which: the lines that name it are not in it)"
         )
         verdict = (
             f"The kernel OOM killer killed {who} because {where}"
@@ -582,5 +582,7 @@ def _userspace(event: OomEvent, who: str, owner: Owner | None) -> Explanation:
         where = f" in the cgroup {event.memcg}" if event.memcg else ""
         verdict = f"{killer} killed {who}{where}" + (f": {event.reason}." if event.reason else ".")
         details.extend(_victim_numbers(event))
+    if event.missing:
+        details.append("Not in the log: " + "; ".join(event.missing) + ".")
     remedies.append("Give the machine more memory or swap, or limit the job that grew.")
     return Explanation(headline(event), verdict, tuple(details), tuple(remedies))
