@@ -209,3 +209,28 @@ def test_a_systemd_oomd_reason_cut_by_the_pager_says_so() -> None:
                        " reclaim activity\n")
     assert whole[0].complete and whole[0].reason is not None
     assert whole[0].reason.endswith("with reclaim activity")
+
+
+def test_a_victim_line_cut_short_keeps_the_numbers_before_the_cut() -> None:
+    """A pager or a terminal cuts a long line: the fields before the cut are whole."""
+    head = "Out of memory: Killed process 7899 (python) total-vm:26184840kB, anon-rss:15370088kB,"
+    (e,) = parse_text(head + " file-rss:0kB, shmem-rss:0kB, UID:0 pgt>")
+    assert e.victim is not None
+    assert (e.victim.anon_rss_kb, e.victim.file_rss_kb, e.victim.pgtables_kb) == (15370088, 0, None)
+    assert e.victim.resident_kb() == 15370088
+    assert any("cut short" in m for m in e.missing)
+    (e,) = parse_text(head[:-len(" anon-rss:15370088kB,")] + ", anon-rss:1537>")
+    assert e.victim is not None and (e.victim.total_vm_kb, e.victim.anon_rss_kb) == (26184840, None)
+    assert e.victim.resident_kb() is None  # no part is summed as if it were the whole
+    (e,) = parse_text("Out of memory: Killed process 7899 (python) total-v>")
+    assert e.victim is not None and (e.victim.pid, e.victim.name) == (7899, "python")
+    assert any("cut short before them" in m for m in e.missing)
+
+
+def test_text_after_a_complete_victim_line_is_not_a_cut() -> None:
+    for text in ("Killed process 935 (python) total-vm:113656kB, anon-rss:102104kB,"
+                 " file-rss:0kB, shmem-rss:0kB",
+                 "Killed process 8120, UID 0, (java) total-vm:1314832kB, anon-rss:572096kB,"
+                 " file-rss:80kB```"):
+        (e,) = parse_text(text)
+        assert not any("cut short" in m for m in e.missing), text

@@ -84,10 +84,11 @@ def _victim_numbers(event: OomEvent) -> list[str]:
     v = event.victim
     if v is None or v.anon_rss_kb is None:
         return _victim_row(event)
+    files = ("" if v.file_rss_kb is None else  # a victim line cut after anon-rss
+             f", {human_kb(v.file_rss_kb)} of file pages (its program and mapped files)")
     lines = [
         f"{v.name or 'The victim'} held {human_kb(v.anon_rss_kb)} of anonymous memory (what it"
-        f" allocated and touched: heap, stacks), {human_kb(v.file_rss_kb)} of file pages (its"
-        " program and mapped files)"
+        f" allocated and touched: heap, stacks){files}"
         + (f" and {human_kb(v.shmem_rss_kb)} of shared memory (tmpfs, /dev/shm, shmem)"
            if v.shmem_rss_kb else "")
         + "."

@@ -156,7 +156,13 @@ def _finish(rep: _Report) -> OomEvent:
                 "the victim line's numbers had ',' digit separators, which the kernel never"
                 " prints (edited by a person or a tool); they are read as their digits"
             )
-        if not killed.has_numbers:
+        if killed.cut:
+            missing.append(
+                "the end of the victim line (cut short, as a pager or a terminal's width cuts"
+                " a line; its numbers before the cut are read)" if killed.has_numbers else
+                "victim memory numbers (the victim line was cut short before them)"
+            )
+        elif not killed.has_numbers:
             missing.append(
                 "victim memory numbers (not on the victim line: a kernel before 2.6.3x, or the"
                 " line was cut or wrapped)"

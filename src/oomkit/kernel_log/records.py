@@ -49,16 +49,23 @@ _SUMMARY = re.compile(
     r",task=(?P<task>.*),pid=(?P<pid>-?\d+),uid=(?P<uid>-?\d+)\s*$"
 )
 # __oom_kill_process(): every era of the victim line (sections 1.5 of kernel-oom.md).
-_KILLED = re.compile(
+# The numbers nest, in the order printed, so that a line cut short (a pager's or a
+# terminal's width) keeps the ones before the cut; what follows them says it was cut.
+_KILLED_HEAD = (
     r"(?:(?P<msg>[A-Za-z][A-Za-z ()_]*?): )?Killed process (?P<pid>\d+)(?:, UID (?P<uid0>\d+),)?"
-    r" \((?P<name>.*?)\)(?=$| total-vm:| vsz:|\.|,| sharing)"
-    r"(?: (?:total-vm|vsz):(?P<vm>\d[\d,]*)kB, anon-rss:(?P<anon>\d[\d,]*)kB,"
-    r" file-rss:(?P<file>\d[\d,]*)kB(?:, shmem-rss:(?P<shmem>\d[\d,]*)kB)?(?:,? UID:(?P<uid>\d+))?"
-    r"(?: pgtables:(?P<pgt>\d[\d,]*)kB)?(?: oom_score_adj:(?P<adj>-?\d+))?)?"
 )
+_KILLED = re.compile(
+    _KILLED_HEAD + r" \((?P<name>.*?)\)(?=$| total-vm:| vsz:|\.|,| sharing)"
+    r"(?: (?:total-vm|vsz):(?P<vm>\d[\d,]*)kB(?:, anon-rss:(?P<anon>\d[\d,]*)kB"
+    r"(?:, file-rss:(?P<file>\d[\d,]*)kB(?:, shmem-rss:(?P<shmem>\d[\d,]*)kB)?"
+    r"(?:,? UID:(?P<uid>\d+))?(?: pgtables:(?P<pgt>\d[\d,]*)kB)?"
+    r"(?: oom_score_adj:(?P<adj>-?\d+))?)?)?)?"
+)
+# A line cut before its numbers' first field is whole: the name up to the first ")".
+_KILLED_CUT = re.compile(_KILLED_HEAD + r" \((?P<name>[^)]*)\)")
 # The kernel prints these numbers as bare digits (%lu); ',' inside one was put there by
-# a person or a tool that grouped digits (public-6.x-...-comma-grouped-wrapped), often
-# not in threes: the digits are still the kernel's.
+# a person or a tool that grouped digits (public-5.x-dmesg-T-comma-grouped-victim-
+# wrapped-rows-issue), often not in threes: the digits are still the kernel's.
 _KB_GROUPS = ("vm", "anon", "file", "shmem", "pgt")
 # 2.6.36-5.0: "%s: Kill process %d (%s) score %d or sacrifice child";
 # 2.6.2x: "Out of Memory: Kill process %d (%s) score %li and children."
@@ -150,6 +157,7 @@ class Killed(NamedTuple):
     victim: Victim
     has_numbers: bool
     digit_separators: bool = False  # its kB numbers had ',' in them (see _KB_GROUPS)
+    cut: bool = False  # the line ends inside its numbers
 
 
 class KillScore(NamedTuple):
@@ -236,9 +244,24 @@ def _counter(m: re.Match[str]) -> Counter:
     )
 
 
+_LABELS = ("total-vm:", "vsz:", "anon-rss:", "file-rss:", "shmem-rss:", "UID:", "pgtables:",
+           "oom_score_adj:")
+
+
+def _cut_in_numbers(rest: str) -> bool:
+    """Whether the text after the last field read begins another field, cut: "anon-rss:12",
+    " pgt", a pager's ">" (other text after a complete line is not the kernel's)."""
+    r = rest.lstrip(", ").rstrip(">")
+    if not r:
+        return bool(rest.strip())
+    head = r.split(None, 1)[0]
+    return any(head.startswith(label) or label.startswith(head) for label in _LABELS)
+
+
 def _killed(m: re.Match[str]) -> Killed:
-    uid = m.group("uid") or m.group("uid0")
-    kb = {g: m.group(g) for g in _KB_GROUPS}
+    d = m.groupdict()  # _KILLED_CUT has no number groups
+    uid = d.get("uid") or d.get("uid0")
+    kb = {g: d.get(g) for g in _KB_GROUPS}
     separators = any(v is not None and "," in v for v in kb.values())
     if separators:
         kb = {g: None if v is None else v.replace(",", "") for g, v in kb.items()}
@@ -251,10 +274,13 @@ def _killed(m: re.Match[str]) -> Killed:
         file_rss_kb=_int(kb["file"]),
         shmem_rss_kb=_int(kb["shmem"]),
         pgtables_kb=_int(kb["pgt"]),
-        oom_score_adj=_int(m.group("adj")),
+        oom_score_adj=_int(d.get("adj")),
     )
+    # A complete line of any era ends at its last field; one cut short goes on into the
+    # next ("anon-rss:1234>", " pgt").
+    cut = d.get("adj") is None and _cut_in_numbers(m.string[m.end():])
     return Killed(message=m.group("msg"), victim=victim, has_numbers=kb["vm"] is not None,
-                  digit_separators=separators)
+                  digit_separators=separators, cut=cut)
 
 
 def _summary(m: re.Match[str]) -> Summary:
@@ -317,7 +343,7 @@ def classify(text: str) -> Record | None:
             if "sharing same memory" in text:
                 m = _SHARING.search(text)
                 return Sharing(int(m.group("pid")), m.group("name")) if m else None
-            m = _KILLED.search(text)
+            m = _KILLED.search(text) or _KILLED_CUT.search(text)
             return _killed(m) if m else None
         if "ill process" in text:
             m = _KILL.search(text)
