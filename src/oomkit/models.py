@@ -99,6 +99,14 @@ class Victim(NamedTuple):
     # lmkd's "to free N kB rss", nohang's VmRSS); None for the kernel, which gives the parts.
     rss_kb: int | None = None
 
+    def resident_kb(self) -> int | None:
+        """Its resident memory at death: anon + file + shmem from the kernel's line (when it
+        gives both anon and file: a line cut between them would understate), else the one
+        number a userspace killer logs."""
+        if self.anon_rss_kb is not None and self.file_rss_kb is not None:
+            return self.anon_rss_kb + self.file_rss_kb + (self.shmem_rss_kb or 0)
+        return self.rss_kb
+
 
 class Trigger(NamedTuple):
     """The task whose allocation invoked the OOM killer (often not the victim)."""

@@ -215,10 +215,7 @@ def _where(k: KillReport) -> str:
 
 
 def _rss(e: OomEvent) -> str:
-    v = e.victim
-    if v is not None and v.anon_rss_kb is not None:
-        return human_kb(v.anon_rss_kb + (v.file_rss_kb or 0) + (v.shmem_rss_kb or 0))
-    return human_kb(v.rss_kb) if v is not None and v.rss_kb is not None else "?"
+    return human_kb(e.victim.resident_kb() if e.victim is not None else None)
 
 
 def table(result: WhyResult, tz: tzinfo | None, limit: int | None) -> list[str]:

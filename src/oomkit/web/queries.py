@@ -61,11 +61,8 @@ def kill_reason(e: OomEvent) -> str:
 
 
 def victim_rss_kb(e: OomEvent) -> int | None:
-    """anon + file + shmem RSS of the victim at death, from the kill line."""
-    v = e.victim
-    if v is None or v.anon_rss_kb is None:
-        return None
-    return v.anon_rss_kb + (v.file_rss_kb or 0) + (v.shmem_rss_kb or 0)
+    """The victim's resident memory at death (Victim.resident_kb)."""
+    return e.victim.resident_kb() if e.victim is not None else None
 
 
 @dataclass(frozen=True, slots=True)
