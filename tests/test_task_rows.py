@@ -3,6 +3,7 @@ their number of columns, only as far as that number says what the columns are.""
 
 from __future__ import annotations
 
+from oomkit.explain import explain
 from oomkit.kernel_log import parse_text
 from oomkit.kernel_log import records as r
 from oomkit.kernel_log.task_rows import read_headerless
@@ -78,3 +79,11 @@ def test_a_table_tail_in_a_paste_says_what_else_was_big() -> None:
     assert names["javadoc"].rss_pages == 126747 and names["java"].rss_pages == 143044
     assert e.page_size_kb == 4  # the victim's row against its kB line
     assert any("header is not in this log" in n for n in e.notes)
+
+
+def test_the_big_ones_of_a_table_tail_are_said_to_be_of_the_rows_here() -> None:
+    path = KERNEL_LOGS / "public-2.6.32-rhel6-global-uid-killed-table-tail.log"
+    (e,) = parse_text(path.read_text(), path.name)
+    x = explain(e, owner=None, cgroup_version=1)
+    big = next(d for d in x.details if d.startswith("Also big"))
+    assert "among the rows of the table in this log" in big and "javadoc" in big

@@ -446,7 +446,10 @@ def explain(
     details.extend(_choice(event))
     others = _big_tasks(event.tasks, event.victim.pid if event.victim else None, page_kb)
     if others:
-        details.append("Also big at that moment: " + "; ".join(others) + ".")
+        # Rows without their header are a paste of part of the table (task_rows.py): a
+        # bigger process may be in the part that is not here.
+        among = "" if event.tasks_listed else " (among the rows of the table in this log)"
+        details.append(f"Also big at that moment{among}: " + "; ".join(others) + ".")
         shared = rss_counts_shared(event)
         if shared:
             details.append(shared)

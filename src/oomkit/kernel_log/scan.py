@@ -109,6 +109,8 @@ def _starts_alike(buf: Any, nl: int, limit: int) -> bool:
         return True
     src: Any = buf.obj if isinstance(buf, memoryview) else buf  # an mmap or bytes: rfind
     return bool(buf[src.rfind(b"\n", 0, nl) + 1] == buf[nxt])
+
+
 # Every kill record has a line with one of these. A report's other lines (stack,
 # counters, task table) lie between its header and its victim line, both
 # anchors, so the full pattern set only needs to run near anchors: in a
