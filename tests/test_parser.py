@@ -234,3 +234,14 @@ def test_text_after_a_complete_victim_line_is_not_a_cut() -> None:
                  " file-rss:80kB```"):
         (e,) = parse_text(text)
         assert not any("cut short" in m for m in e.missing), text
+
+
+def test_a_victim_line_cut_inside_the_name_keeps_the_kill() -> None:
+    (e,) = parse_text("Out of memory: Killed process 7899 (pyth>")
+    assert e.victim is not None and (e.victim.pid, e.victim.name) == (7899, None)  # no half name
+    assert any("cut short inside the name" in m for m in e.missing)
+    summary = ("oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,"
+               "global_oom,task_memcg=/init.scope,task=python,pid=7899,uid=0\n")
+    (e,) = parse_text(summary + "Out of memory: Killed process 7899 (pyth>")
+    assert e.victim is not None and (e.victim.name, e.victim.uid) == ("python", 0)
+    assert any("cut short before them" in m for m in e.missing)

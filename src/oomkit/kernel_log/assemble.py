@@ -149,8 +149,11 @@ def _finish(rep: _Report) -> OomEvent:
     victim: Victim | None = None
     if killed is not None:
         victim = killed.victim
-        if summary is not None and victim.uid is None and summary.pid == victim.pid:
-            victim = victim._replace(uid=summary.uid)
+        if summary is not None and summary.pid == victim.pid:
+            if victim.uid is None:
+                victim = victim._replace(uid=summary.uid)
+            if victim.name is None:  # the victim line was cut inside the name
+                victim = victim._replace(name=summary.task)
         if killed.digit_separators:
             notes.append(
                 "the victim line's numbers had ',' digit separators, which the kernel never"
@@ -161,6 +164,8 @@ def _finish(rep: _Report) -> OomEvent:
                 "the end of the victim line (cut short, as a pager or a terminal's width cuts"
                 " a line; its numbers before the cut are read)" if killed.has_numbers else
                 "victim memory numbers (the victim line was cut short before them)"
+                if victim.name is not None else
+                "victim name and memory numbers (the victim line was cut short inside the name)"
             )
         elif not killed.has_numbers:
             missing.append(

@@ -61,8 +61,9 @@ _KILLED = re.compile(
     r"(?:,? UID:(?P<uid>\d+))?(?: pgtables:(?P<pgt>\d[\d,]*)kB)?"
     r"(?: oom_score_adj:(?P<adj>-?\d+))?)?)?)?"
 )
-# A line cut before its numbers' first field is whole: the name up to the first ")".
-_KILLED_CUT = re.compile(_KILLED_HEAD + r" \((?P<name>[^)]*)\)")
+# A line cut before its numbers' first field is whole: the name up to the first ")";
+# one cut inside the name (nothing after "(") keeps the pid, and no half name.
+_KILLED_CUT = re.compile(_KILLED_HEAD + r" \((?:(?P<name>[^)]*)\)|(?P<cut_name>[^)]*)$)")
 # The kernel prints these numbers as bare digits (%lu); ',' inside one was put there by
 # a person or a tool that grouped digits (public-5.x-dmesg-T-comma-grouped-victim-
 # wrapped-rows-issue), often not in threes: the digits are still the kernel's.
@@ -267,7 +268,7 @@ def _killed(m: re.Match[str]) -> Killed:
         kb = {g: None if v is None else v.replace(",", "") for g, v in kb.items()}
     victim = Victim(
         pid=int(m.group("pid")),
-        name=m.group("name"),
+        name=d.get("name"),
         uid=_int(uid),
         total_vm_kb=_int(kb["vm"]),
         anon_rss_kb=_int(kb["anon"]),
@@ -278,7 +279,8 @@ def _killed(m: re.Match[str]) -> Killed:
     )
     # A complete line of any era ends at its last field; one cut short goes on into the
     # next ("anon-rss:1234>", " pgt").
-    cut = d.get("adj") is None and _cut_in_numbers(m.string[m.end():])
+    cut = d.get("cut_name") is not None or (
+        d.get("adj") is None and _cut_in_numbers(m.string[m.end():]))
     return Killed(message=m.group("msg"), victim=victim, has_numbers=kb["vm"] is not None,
                   digit_separators=separators, cut=cut)
 
