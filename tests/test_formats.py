@@ -20,7 +20,8 @@ from oomkit.models import EventTime, OomEvent, SourceRef
 from tests.conftest import KERNEL_LOGS, fixture_logs
 
 _FORMAT = re.compile(
-    r"^(?P<case>local-.+?)-(?P<fmt>kmsg|dmesg(?:-T|-iso|-r|-x|-json)?|rsyslog-.+|journal-.+|busybox-.+)$"
+    r"^(?P<case>local-.+?)-(?P<fmt>kmsg|dmesg(?:-T|-iso|-r|-x|-json|-color|-H-color)?|rsyslog-.+"
+    r"|journal-.+|busybox-.+)$"
 )
 
 

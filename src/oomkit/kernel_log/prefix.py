@@ -76,6 +76,10 @@ _KMSG = re.compile(r"(\d+),(\d+),(\d+),([^;,]*)(?:,([^;]*))?;(.*)", re.S)
 # (Documentation/ABI/testing/dev-kmsg: "SUBSYSTEM=", "DEVICE="). Any other indented line
 # is a paste, whose report lines can hold "=" too (gfp_mask=, oom-kill:constraint=).
 _KMSG_DICT = re.compile(r" [A-Z0-9_]+=")
+# ANSI SGR colour sequences (ECMA-48 CSI ... m), as `dmesg --color=always` writes them
+# around the time, the "subsystem:" part and the message (local-6.18-...-dmesg-color),
+# and a pager (`less -R`) or a `script` typescript keeps them.
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _MAIL_QUOTE = re.compile(r"^(?:> ?)+")
 # What grep puts before a line: "-n" its number, "-H" (or several files, zgrep too) the
 # file, both as "FILE:N:", and ":" for a match or "-" for a -A/-B/-C context line. The file
@@ -316,6 +320,8 @@ def parse_line(
     line = line.rstrip("\r\n")
     if line[:1] == "\ufeff":  # a byte order mark: a log saved by a Windows editor
         line = line[1:]
+    if "\x1b" in line:
+        line = _ANSI.sub("", line)
     if line[:1] == ">":  # quoted in a mail reply ("> ", "> > ", ">> "); no log format starts so
         line = _MAIL_QUOTE.sub("", line, count=1)
     if not line:

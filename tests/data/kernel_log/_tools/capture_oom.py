@@ -13,7 +13,8 @@ What it does, in order:
   5. sleeps --settle seconds (so oom_reaper lines can arrive), writes
      "oomkit-fixture: end NAME" to /dev/kmsg;
   6. reads /dev/kmsg records until the end marker (raw bytes, unmodified) -> NAME-kmsg.raw
-  7. runs dmesg, dmesg -T, dmesg --time-format iso, dmesg -x, dmesg -r and cuts each
+  7. runs dmesg, dmesg -T, dmesg --time-format iso, dmesg -x, dmesg -r, dmesg
+     --color=always and dmesg --human --color=always and cuts each
      output from the begin-marker line to the end-marker line (inclusive), unmodified;
      and dmesg --json, cut at whole records: dmesg's own first three lines ('{',
      '   "dmesg": [', '      {'), the lines of the begin marker's record (after its
@@ -25,6 +26,7 @@ Outputs go to --outdir as NAME.<fmt>.out; naming/README is done by hand afterwar
 import argparse
 import errno
 import os
+import re
 import subprocess
 import sys
 import time
@@ -36,6 +38,10 @@ DMESG = {
     "dmesg-iso": ["dmesg", "--time-format", "iso"],
     "dmesg-x": ["dmesg", "-x"],
     "dmesg-r": ["dmesg", "-r"],
+    # what `dmesg | less -R`, a `script` typescript or `dmesg --color=always > f` keep:
+    # ANSI colour sequences around the time, the facility and the message
+    "dmesg-color": ["dmesg", "--color=always"],
+    "dmesg-H-color": ["dmesg", "--human", "--nopager", "--color=always"],
 }
 JSON = ["dmesg", "--json"]
 
@@ -110,8 +116,11 @@ def main():
     for name, cmd in DMESG.items():
         out = subprocess.run(cmd, capture_output=True, check=True).stdout
         lines = out.splitlines(keepends=True)
-        bi = [i for i, l in enumerate(lines) if begin.encode() in l]
-        ei = [i for i, l in enumerate(lines) if end.encode() in l]
+        # found in each line without its colour sequences (dmesg colours "oomkit-fixture:"
+        # apart from the rest); the lines are cut as they are
+        plain = [re.sub(rb"\x1b\[[0-9;]*m", b"", l) for l in lines]
+        bi = [i for i, l in enumerate(plain) if begin.encode() in l]
+        ei = [i for i, l in enumerate(plain) if end.encode() in l]
         if not bi or not ei:
             print(f"{name}: markers not found (ring buffer wrapped?)", file=sys.stderr)
             sel = lines
