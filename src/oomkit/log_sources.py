@@ -206,17 +206,35 @@ def _compression(head: bytes) -> str | None:
     return next((kind for magic, kind in _MAGIC if head.startswith(magic)), None)
 
 
+# A saved `journalctl -o export`: every entry begins with its cursor (JOURNAL_EXPORT_FORMATS).
+_EXPORT = b"__CURSOR="
+
+
+def _from_export(stream: IO[bytes]) -> IO[bytes]:
+    """The JSON lines of a journal export stream (journal_export.py: the parser reads
+    them as it reads journalctl's JSON; a line is then an entry)."""
+    from oomkit import journal_export
+
+    return io.BufferedReader(journal_export.ExportAsJson(stream))
+
+
 def open_any(raw: IO[bytes]) -> IO[bytes]:
-    """Wrap a binary stream in the decompressor its magic bytes call for."""
+    """Wrap a binary stream in the decompressor its magic bytes call for, and a saved
+    journal export in the converter to JSON lines."""
     # A plain file stays unbuffered: the line scanner's reads then go straight into
     # its aligned buffer (scan.ALIGN); a BufferedReader would shift them off alignment
     # by whatever it holds. pread leaves the file position alone.
-    if (isinstance(raw, io.FileIO) and raw.seekable()
-            and _compression(os.pread(raw.fileno(), 6, raw.tell())) is None):
-        return raw
+    if isinstance(raw, io.FileIO) and raw.seekable():
+        head = os.pread(raw.fileno(), len(_EXPORT), raw.tell())
+        if head.startswith(_EXPORT):
+            return _from_export(raw)
+        if _compression(head[:6]) is None:
+            return raw
     buffered = (
         raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(cast(io.RawIOBase, raw))
     )
+    if buffered.peek(len(_EXPORT))[:len(_EXPORT)] == _EXPORT:
+        return _from_export(buffered)
     kind = _compression(buffered.peek(6)[:6])
     if kind == "gzip":
         # Not wrapped in a BufferedReader: it would retry a failing read and drop

@@ -13,7 +13,7 @@ from datetime import datetime, timezone, tzinfo
 from typing import IO
 
 from oomkit.kernel_log.assemble import Assembler, assemble
-from oomkit.kernel_log.dmesg_json import JsonRecords
+from oomkit.kernel_log.multiline import LineDecoder
 from oomkit.kernel_log.scan import LineSelector
 from oomkit.kernel_log.unwrap import unwrap
 from oomkit.models import LogLine, OomEvent, SourceRef
@@ -36,7 +36,7 @@ def parse_lines(
     """Events from ``(line_number, text)`` pairs."""
 
     def decoded() -> Iterator[tuple[int, str, LogLine | None]]:
-        records = JsonRecords()
+        records = LineDecoder()
         for number, text in lines:
             yield number, text, records.line(number, text, local=local, reference=reference)
 
@@ -64,7 +64,7 @@ def feed_selected(
     reference: datetime | None,
 ) -> Iterator[OomEvent]:
     """Decode and feed selected ``(line, offset, bytes)`` triples; yield finished events."""
-    records = JsonRecords()  # dmesg --json: a record's time is on an earlier line
+    records = LineDecoder()  # dmesg --json, journalctl -o verbose: records of lines
 
     def decoded() -> Iterator[tuple[int, str, LogLine | None]]:
         for number, _offset, raw in selected:

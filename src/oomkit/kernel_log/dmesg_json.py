@@ -25,9 +25,8 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, tzinfo
 
-from oomkit.kernel_log.prefix import parse_line, valid_text
+from oomkit.kernel_log.prefix import valid_text
 from oomkit.models import LogLine
 
 _TIME = re.compile(r'\s*"time":\s*(\d+(?:\.\d+)?),?\s*$')
@@ -53,14 +52,6 @@ class JsonRecords:
     def may_be(text: str) -> bool:
         """Cheap test for a line this reader may take: indented, then a double quote."""
         return text[:1] == " " and text.lstrip(" ")[:1] == '"'
-
-    def line(self, number: int, text: str, *, local: tzinfo,
-             reference: datetime | None) -> LogLine | None:
-        """Any line of a log decoded: a field line of a record here, every other line
-        (all other formats are one line per message) by prefix.parse_line."""
-        if self.may_be(text):
-            return self.feed(number, text)
-        return parse_line(text, local=local, reference=reference)
 
     def feed(self, number: int, text: str) -> LogLine | None:
         """The LogLine of a ``"msg"`` line, or None (a time, facility or other field

@@ -163,6 +163,25 @@ _FULL = re.compile(
 )
 
 
+def full_match(line: str) -> re.Match[str] | None:
+    """journalctl's full timestamp at the start of a line (``-o short-full``, and the
+    header of each ``-o verbose`` record): ``Thu 2026-11-26 14:35:19.549155 UTC``."""
+    return _FULL.match(line)
+
+
+def full_time(m: re.Match[str], local: tzinfo) -> datetime | None:
+    """The time of a full_match(); a zone by abbreviation (not UTC) is ``local``'s, as
+    journalctl printed it in the local zone. None for a hand-edited date."""
+    zone = m.group(8)
+    tz = timezone.utc if zone in ("UTC", "GMT") else _tz(zone) if zone[0] in "+-" else local
+    try:
+        return datetime(int(m.group(1)), int(m.group(2)), int(m.group(3)), int(m.group(4)),
+                        int(m.group(5)), int(m.group(6)), int((m.group(7) or "0")[:6].ljust(6, "0")),
+                        tzinfo=tz)
+    except ValueError:
+        return None
+
+
 def _tz(text: str | None) -> tzinfo | None:
     if text is None:
         return None
@@ -397,14 +416,7 @@ def parse_line(
         m = _FULL.match(line)
         t = _SYSLOG_TAIL.match(line, m.end()) if m else None
         if m and t:
-            zone = m.group(8)
-            tz = timezone.utc if zone in ("UTC", "GMT") else _tz(zone) if zone[0] in "+-" else local
-            try:
-                wall = datetime(int(m.group(1)), int(m.group(2)), int(m.group(3)), int(m.group(4)),
-                                int(m.group(5)), int(m.group(6)), tzinfo=tz)
-            except ValueError:  # a hand-edited date: keep the line, drop the time
-                wall = None
-            return _tail_line(line[t.end():], t, wall, m.group(0))
+            return _tail_line(line[t.end():], t, full_time(m, local), m.group(0))
         m = _FACILITY_LINE.match(line)
         if m:
             stamp = _rfc3164_time(m.group("ts"), local, reference)

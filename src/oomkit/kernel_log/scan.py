@@ -72,6 +72,13 @@ _LITERALS = [
     b"'oom-kill'",  # systemd: "<unit>: Failed with result 'oom-kill'."
     b'"time": ',  # dmesg --json: a record's time is on the line before its message
     b'"fac": ',  # dmesg --json -x: the facility, two lines before
+    # journalctl -o verbose: an entry's header (its time) and the fields a message takes
+    # from its entry (journal_verbose.py)
+    b" [s=",
+    b"    SYSLOG_IDENTIFIER=",
+    b"    _HOSTNAME=",
+    b"    _BOOT_ID=",
+    b"    _SOURCE_MONOTONIC_TIMESTAMP=",
     # userspace killers
     b"sending SIG",
     b"due to memory",

@@ -1,0 +1,67 @@
+"""Saved journalctl outputs that are not one line per message: `-o export` (read through
+the journal source's converter) and `-o verbose` (kernel_log/journal_verbose.py). One real
+OOM captured in both, against the same OOM in `-o short` and plain dmesg."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timezone
+from pathlib import Path
+
+from oomkit.kernel_log import parse_stream, parse_text
+from oomkit.kernel_log.journal_verbose import VerboseRecords
+from oomkit.log_sources import open_any
+from oomkit.models import EventTime, OomEvent, SourceRef
+from tests.conftest import KERNEL_LOGS
+
+CASE = "local-6.18-memcg-v1-grower-exported"
+EXPORT = KERNEL_LOGS / f"{CASE}-journal-export.export"
+VERBOSE = KERNEL_LOGS / f"{CASE}-journal-verbose.log"
+SHORT = KERNEL_LOGS / f"{CASE}-journal-short.log"
+# the victim line's entry in the export: __REALTIME_TIMESTAMP=1795703719550351,
+# _SOURCE_MONOTONIC_TIMESTAMP=51977776963
+WHEN = datetime.fromtimestamp(1795703719550351 / 1e6, tz=timezone.utc)
+
+
+def _stream(path: Path) -> list[OomEvent]:
+    with path.open("rb", buffering=0) as f:
+        return list(parse_stream(open_any(f), path.name))
+
+
+def _shape(e: OomEvent) -> OomEvent:
+    return e._replace(time=EventTime(None, None, None, None), source=SourceRef("", None),
+                      host=None, also_seen_in=())
+
+
+def test_a_saved_export_reads_as_the_journal_does() -> None:
+    (e,) = _stream(EXPORT)
+    assert [_shape(e)] == [_shape(x) for x in _stream(SHORT)]
+    assert e.time.wall == WHEN and e.time.uptime_s == 51977.776963
+    assert e.host == "vm" and e.time.boot_id == "7ebf94c742c84c75b545d083eda704bf"
+    # from a pipe too: `journalctl -o export | oomkit why --file -`
+    piped = list(parse_stream(open_any(io.BytesIO(EXPORT.read_bytes())), "-"))
+    assert [_shape(x) for x in piped] == [_shape(e)]
+
+
+def test_verbose_entries_give_each_message_its_own_time_on_every_path() -> None:
+    fast = _stream(VERBOSE)
+    pure = parse_text(VERBOSE.read_text(), VERBOSE.name)
+    assert fast == pure
+    (e,) = fast
+    assert [_shape(e)] == [_shape(x) for x in _stream(SHORT)]
+    assert e.time.wall == WHEN  # the victim line's entry, to the microsecond
+    assert e.time.uptime_s == 51977.776963  # its monotonic stamp came before MESSAGE
+    assert e.host == "vm" and len(e.tasks) == 3
+
+
+def test_a_message_far_from_any_header_takes_no_time() -> None:
+    r = VerboseRecords()
+    assert r.head(1, "Thu 2026-11-26 14:35:19.549155 UTC [s=65eb;i=a0e;b=7e;m=c1;t=66;x=5c]",
+                  timezone.utc)
+    assert r.field(2, "    SYSLOG_IDENTIFIER=kernel") == (True, None)
+    taken, line = r.field(3, "    MESSAGE=Killed process 1 (x)")
+    assert taken and line is not None and line.ident == "kernel" and line.wall is not None
+    taken, far = r.field(500, "    MESSAGE=Killed process 2 (y)")
+    assert taken and far is not None and far.wall is None and far.ident is None
+    # an indented line of another format is not a field: it goes to the line decoder
+    assert r.field(501, "        Path: /user.slice/user-1000.slice") == (False, None)
