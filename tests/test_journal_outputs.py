@@ -1,6 +1,7 @@
 """Saved journalctl outputs that are not one line per message: `-o export` (read through
-the journal source's converter) and `-o verbose` (kernel_log/journal_verbose.py). One real
-OOM captured in both, against the same OOM in `-o short` and plain dmesg."""
+the journal source's converter), `-o verbose` (kernel_log/journal_verbose.py) and
+`-o json-pretty` (kernel_log/multiline.py). One real OOM captured in each, against the
+same OOM in `-o short` and plain dmesg."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ CASE = "local-6.18-memcg-v1-grower-exported"
 EXPORT = KERNEL_LOGS / f"{CASE}-journal-export.export"
 VERBOSE = KERNEL_LOGS / f"{CASE}-journal-verbose.log"
 SHORT = KERNEL_LOGS / f"{CASE}-journal-short.log"
+PRETTY = KERNEL_LOGS / f"{CASE}-journal-json-pretty.log"
 # the victim line's entry in the export: __REALTIME_TIMESTAMP=1795703719550351,
 # _SOURCE_MONOTONIC_TIMESTAMP=51977776963
 WHEN = datetime.fromtimestamp(1795703719550351 / 1e6, tz=timezone.utc)
@@ -65,3 +67,11 @@ def test_a_message_far_from_any_header_takes_no_time() -> None:
     assert taken and far is not None and far.wall is None and far.ident is None
     # an indented line of another format is not a field: it goes to the line decoder
     assert r.field(501, "        Path: /user.slice/user-1000.slice") == (False, None)
+
+
+def test_json_pretty_entries_are_read_whole_whatever_their_field_order() -> None:
+    fast = _stream(PRETTY)
+    assert fast == parse_text(PRETTY.read_text(), PRETTY.name)
+    (e,) = fast
+    assert [_shape(e)] == [_shape(x) for x in _stream(SHORT)]
+    assert e.time.wall == WHEN and e.time.uptime_s == 51977.776963 and e.host == "vm"

@@ -79,6 +79,12 @@ _LITERALS = [
     b"    _HOSTNAME=",
     b"    _BOOT_ID=",
     b"    _SOURCE_MONOTONIC_TIMESTAMP=",
+    # journalctl -o json-pretty: the fields a message takes from its entry (multiline.py)
+    b'\t"__REALTIME_TIMESTAMP" : ',
+    b'\t"_SOURCE_MONOTONIC_TIMESTAMP" : ',
+    b'\t"SYSLOG_IDENTIFIER" : ',
+    b'\t"_HOSTNAME" : ',
+    b'\t"_BOOT_ID" : ',
     # userspace killers
     b"sending SIG",
     b"due to memory",
@@ -96,6 +102,7 @@ _REGEXES = [
     rb"(?:Total|Free) swap\s+=",
     rb"\d+KB +\d+KB",  # "Unreclaimable slab info:" rows: "kmalloc-512  87024KB  94124KB"
     rb"\[\s*\d+\]\s+-?\d+\s+\d+\s+\d+\s+\d+",  # dump_tasks() rows
+    rb"\n\}",  # the "}" that ends a json-pretty entry (the hit is on that line)
 ]
 # A line that ends in a blank: a mail client's soft line break (RFC 3676 "format=flowed":
 # a wrapped line keeps its trailing space), the rest of the line comes next, without a
