@@ -13,9 +13,7 @@ from datetime import datetime, timezone, tzinfo
 from typing import IO
 
 from oomkit.kernel_log.assemble import Assembler, assemble
-from oomkit.kernel_log.multiline import LineDecoder
 from oomkit.kernel_log.scan import LineSelector
-from oomkit.kernel_log.unwrap import unwrap
 from oomkit.models import LogLine, OomEvent, SourceRef
 
 __all__ = ["Assembler", "parse_lines", "parse_stream", "parse_text"]
@@ -34,6 +32,10 @@ def parse_lines(
     reference: datetime | None = None,
 ) -> Iterator[OomEvent]:
     """Events from ``(line_number, text)`` pairs."""
+    # here, as in feed_selected: the daemon imports this package for the assembler only,
+    # and never reads a saved log (docs/daemon.md, "Where the memory goes")
+    from oomkit.kernel_log.multiline import LineDecoder
+    from oomkit.kernel_log.unwrap import unwrap
 
     def decoded() -> Iterator[tuple[int, str, LogLine | None]]:
         records = LineDecoder()
@@ -64,6 +66,9 @@ def feed_selected(
     reference: datetime | None,
 ) -> Iterator[OomEvent]:
     """Decode and feed selected ``(line, offset, bytes)`` triples; yield finished events."""
+    from oomkit.kernel_log.multiline import LineDecoder
+    from oomkit.kernel_log.unwrap import unwrap
+
     records = LineDecoder()  # dmesg --json, journalctl -o verbose: records of lines
 
     def decoded() -> Iterator[tuple[int, str, LogLine | None]]:
