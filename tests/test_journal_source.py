@@ -209,3 +209,16 @@ def test_without_the_c_module_journalctl_prints_json_and_the_events_are_the_same
     assert report.status == "read"
     assert len(as_json) == 2
     assert as_json == exported
+
+
+def test_a_journal_file_given_as_a_log_is_read_as_a_journal(tmp_path: Path) -> None:
+    """`--file system.journal`: read as text, its binary objects gave kills with wrong
+    cgroups and no time; journalctl reads it, as with --journal-file."""
+    saved = journal_file(tmp_path)
+    as_log = why_json("--file", str(saved), "--json")
+    as_journal = why_json("--journal-file", str(saved), "--json")
+    assert as_log.returncode == 0, as_log.stderr
+    got, want = json.loads(as_log.stdout)["events"], json.loads(as_journal.stdout)["events"]
+    assert len(got) == len(want) == 2
+    for g, w in zip(got, want, strict=True):
+        assert (g["victim"], g["memcg"], g["time"]) == (w["victim"], w["memcg"], w["time"])

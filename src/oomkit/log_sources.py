@@ -206,6 +206,8 @@ def _compression(head: bytes) -> str | None:
     return next((kind for magic, kind in _MAGIC if head.startswith(magic)), None)
 
 
+# A journal file's header begins with this signature (systemd's JOURNAL_FILE_FORMAT).
+_JOURNAL = b"LPKSHHRH"
 # A saved `journalctl -o export`: every entry begins with its cursor (JOURNAL_EXPORT_FORMATS).
 _EXPORT = b"__CURSOR="
 
@@ -278,7 +280,20 @@ def open_source(source: Source) -> IO[bytes]:
         raise SourceUnavailable(
             f"{source.path}: permission denied; run as root or add yourself to group adm"
         ) from None
+    if _is_journal(raw):
+        # A journal file given as a log (`--file system.journal`): read as text its binary
+        # objects gave kills with the wrong cgroups and no time. journalctl reads it.
+        raw.close()
+        return open_journal(("--file", str(source.path)))
     return open_any(raw)
+
+
+def _is_journal(raw: io.FileIO) -> bool:
+    """Whether a file opened as a log is a journal file (a pipe or a FIFO is not read)."""
+    try:
+        return raw.seekable() and os.pread(raw.fileno(), len(_JOURNAL), 0) == _JOURNAL
+    except OSError:
+        return False
 
 
 def read_kmsg(path: Path = Path("/dev/kmsg")) -> bytes:
