@@ -102,7 +102,6 @@ _REGEXES = [
     rb"(?:Total|Free) swap\s+=",
     rb"\d+KB +\d+KB",  # "Unreclaimable slab info:" rows: "kmalloc-512  87024KB  94124KB"
     rb"\[\s*\d+\]\s+-?\d+\s+\d+\s+\d+\s+\d+",  # dump_tasks() rows
-    rb"\n\}",  # the "}" that ends a json-pretty entry (the hit is on that line)
 ]
 # A line that ends in a blank: a mail client's soft line break (RFC 3676 "format=flowed":
 # a wrapped line keeps its trailing space), the rest of the line comes next, without a
@@ -110,6 +109,18 @@ _REGEXES = [
 # is reported twice, on its newline (the first line) and just after it (the second);
 # not when the next line starts with the same byte (see _starts_alike).
 WRAP = rb"[ \t]\r?\n"
+
+
+# The "}" line that ends a json-pretty entry (kernel_log/multiline.py): matched with its
+# newline, so that the match never spans two lines (a cut between reads or between two
+# items of filescan falls at a line start), and kept only when the brace begins its line.
+BRACE = rb"\}\r?\n"
+
+
+def _lone_brace(buf: Any, nl: int) -> bool:
+    """Whether the line that the newline at ``nl`` ends is "}" alone ("}\r" too)."""
+    brace = nl - 2 if nl >= 1 and buf[nl - 1] == 0x0D else nl - 1
+    return brace == 0 or buf[brace - 1] == 0x0A
 
 
 def _starts_alike(buf: Any, nl: int, limit: int) -> bool:
@@ -192,6 +203,7 @@ class _HyperscanScanner:
     """
 
     def __init__(self, db: Any, scratch: Any, wrap_id: int) -> None:
+        # WRAP's id, BRACE's the one after it (both -1 in a scanner without them)
         self._db, self._scratch, self._wrap_id = db, scratch, wrap_id
 
     def __call__(self, buf: Any, start: int, end: int, limit: int | None = None) -> list[int]:
@@ -202,7 +214,11 @@ class _HyperscanScanner:
         last = len(buf) if limit is None else limit
 
         def on_match(id_: int, _start: int, to: int, _flags: int, _ctx: object) -> None:
-            if id_ == wrap_id:
+            if id_ >= wrap_id >= 0:
+                if id_ > wrap_id:  # BRACE: the "}" line, through its newline
+                    if _lone_brace(buf, start + to - 1):
+                        append(start + to - 1)
+                    return
                 if _starts_alike(buf, start + to - 1, last):
                     return
                 append(start + to - 1)  # the newline: the line that ends in a blank
@@ -221,13 +237,13 @@ class _HyperscanScanner:
 
 
 def _compile_hyperscan(expressions: list[bytes], wrap: bool) -> _HyperscanScanner | None:
-    """A scanner for ``expressions``, and WRAP after them if ``wrap``."""
+    """A scanner for ``expressions``, and WRAP and BRACE after them if ``wrap``."""
     try:
         import hyperscan
     except ImportError:  # not installed, or no wheel for this machine
         return None
     wrap_id = len(expressions) if wrap else -1
-    expressions = [*expressions, WRAP] if wrap else expressions
+    expressions = [*expressions, WRAP, BRACE] if wrap else expressions
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     db.compile(
         expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions),
@@ -242,6 +258,7 @@ class _ReScanner:
     def __init__(self, expressions: list[bytes], wrap: bool) -> None:
         self._pattern = re.compile(b"|".join(expressions))
         self._wrap = re.compile(WRAP) if wrap else None
+        self._brace = re.compile(BRACE) if wrap else None
 
     def __call__(self, buf: Any, start: int, end: int, limit: int | None = None) -> list[int]:
         hits = [m.end() for m in self._pattern.finditer(buf, start, end)]
@@ -250,6 +267,9 @@ class _ReScanner:
             for m in self._wrap.finditer(buf, start, end):
                 if not _starts_alike(buf, m.end() - 1, last):
                     hits += (m.end() - 1, m.end())
+        if self._brace is not None:
+            hits += [m.end() - 1 for m in self._brace.finditer(buf, start, end)
+                     if _lone_brace(buf, m.end() - 1)]
         return hits
 
     def clone(self) -> _ReScanner:
