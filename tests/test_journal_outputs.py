@@ -13,6 +13,7 @@ from pathlib import Path
 from oomkit.kernel_log import parse_stream, parse_text
 from oomkit.kernel_log.filescan import FileSelector
 from oomkit.kernel_log.journal_verbose import VerboseRecords
+from oomkit.kernel_log.multiline import _MAX_FIELDS, LineDecoder
 from oomkit.kernel_log.scan import LineSelector, _bytes_count, scanners
 from oomkit.log_sources import open_any
 from oomkit.models import EventTime, OomEvent, SourceRef
@@ -102,3 +103,13 @@ def test_every_path_selects_the_braces_that_end_entries(tmp_path: Path) -> None:
                 assert list(sel) == whole, (fast, item)
         finally:
             os.close(fd)
+
+
+def test_field_like_lines_that_never_close_are_not_held() -> None:
+    d = LineDecoder()
+    for i in range(3 * _MAX_FIELDS):
+        assert d.line(i, f'\t"K{i}" : "v",', local=timezone.utc, reference=None) is None
+    assert len(d._pretty) <= _MAX_FIELDS
+    d.line(0, '\t"MESSAGE" : "Killed process 1 (x)",', local=timezone.utc, reference=None)
+    line = d.line(1, "}", local=timezone.utc, reference=None)
+    assert line is not None and line.text == "Killed process 1 (x)"

@@ -18,6 +18,10 @@ from oomkit.kernel_log.journal_verbose import VerboseRecords
 from oomkit.kernel_log.prefix import parse_line
 from oomkit.models import LogLine
 
+# An entry has a few dozen fields; lines that look like fields and never close are
+# dropped past this many, so that such a file is not held in memory.
+_MAX_FIELDS = 1024
+
 
 class LineDecoder:
     """Decodes the lines of one source in order (a record's lines come one after another)."""
@@ -34,6 +38,8 @@ class LineDecoder:
         """The LogLine of a line, or None for one that carries no message (a field line
         remembered for the message of its record, a verbose header, an empty line)."""
         if text[:2] == '\t"':  # a json-pretty field
+            if len(self._pretty) >= _MAX_FIELDS:  # no "}" came: not json-pretty after all
+                self._pretty.clear()
             self._pretty.append(text.strip().rstrip(","))
             return None
         if self._pretty and text.rstrip("\r\n") == "}":
