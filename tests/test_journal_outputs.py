@@ -6,18 +6,16 @@ same OOM in `-o short` and plain dmesg."""
 from __future__ import annotations
 
 import io
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 
 from oomkit.kernel_log import parse_stream, parse_text
-from oomkit.kernel_log.filescan import FileSelector
 from oomkit.kernel_log.journal_verbose import VerboseRecords
 from oomkit.kernel_log.multiline import _MAX_FIELDS, LineDecoder
-from oomkit.kernel_log.scan import LineSelector, _bytes_count, scanners
 from oomkit.log_sources import open_any
 from oomkit.models import EventTime, OomEvent, SourceRef
 from tests.conftest import KERNEL_LOGS
+from tests.selecting import selected_by_every_path
 
 CASE = "local-6.18-memcg-v1-grower-exported"
 EXPORT = KERNEL_LOGS / f"{CASE}-journal-export.export"
@@ -85,24 +83,10 @@ def test_every_path_selects_the_braces_that_end_entries(tmp_path: Path) -> None:
     """The "}" line is matched with its newline, never with the newline before it: a cut
     between two reads or two items of the file selector falls right before it."""
     data = PRETTY.read_bytes() * 40  # ~1.6 MB: large enough for the two-pass selector
-    whole = list(LineSelector(io.BytesIO(data)))
-    braces = [line for _n, _o, line in whole if line == b"}"]
-    assert len(braces) == data.count(b"\n}\n") + data.startswith(b"}\n")
     for fast in (True, False):
-        for chunk, piece in ((4096, 300), (65_536, 4096)):
-            got = list(LineSelector(io.BytesIO(data), use_hyperscan=fast, chunk=chunk, piece=piece))
-            assert got == whole, (fast, chunk)
-        path = tmp_path / "journal.txt"
-        path.write_bytes(data)
-        anchor, full, _hs = scanners(fast)
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            for item in (256, 4096):
-                sel = FileSelector(fd, 0, anchor_scan=anchor, full_scan=full, count=_bytes_count,
-                                   threads=2, segment=16 << 10, piece=512, chunk=item)
-                assert list(sel) == whole, (fast, item)
-        finally:
-            os.close(fd)
+        whole = selected_by_every_path(data, tmp_path / "journal.txt", fast=fast)
+        braces = [line for _n, _o, line in whole if line == b"}"]
+        assert len(braces) == data.count(b"\n}\n") + data.startswith(b"}\n")
 
 
 def test_field_like_lines_that_never_close_are_not_held() -> None:

@@ -17,6 +17,7 @@ from oomkit.kernel_log.scan import LineSelector, _bytes_count, scanners
 from oomkit.kernel_log.unwrap import unwrap
 from oomkit.models import LogLine
 from tests.conftest import KERNEL_LOGS
+from tests.selecting import selected_by_every_path
 
 MAIL = KERNEL_LOGS / "public-5.4-arm64-global-panic-unreclaimable-slab-kmemleak-mail-wrapped.log"
 
@@ -119,24 +120,12 @@ def _wrapped_log() -> bytes:
 @pytest.mark.parametrize("fast", [True, False], ids=["hyperscan", "re"])
 def test_every_path_selects_the_rest_of_a_wrapped_line(tmp_path: Path, fast: bool) -> None:
     data = _wrapped_log()
-    whole = list(LineSelector(io.BytesIO(data), use_hyperscan=fast))
+    path = tmp_path / "kern.log"
+    whole = selected_by_every_path(data, path, fast=fast,
+                                   reads=((4096, 300), (65_536, 4096), (300_000, 7)),
+                                   items=(4096, 50_000))
     rests = [line for _n, _o, line in whole if line.startswith((b"total-vm:", b"pgtables:"))]
     assert len(rests) == 2 * 3000
-    for chunk, piece in ((4096, 300), (65_536, 4096), (300_000, 7)):
-        small = list(LineSelector(io.BytesIO(data), use_hyperscan=fast, chunk=chunk,
-                                  piece=piece))
-        assert small == whole, (chunk, piece)
-    path = tmp_path / "kern.log"
-    path.write_bytes(data)
-    anchor, full, _hs = scanners(fast)
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        for item in (4096, 50_000):
-            sel = FileSelector(fd, 0, anchor_scan=anchor, full_scan=full, count=_bytes_count,
-                               threads=2, segment=16 << 10, piece=512, chunk=item)
-            assert list(sel) == whole, item
-    finally:
-        os.close(fd)
     with path.open("rb") as f:
         events = list(parse_stream(f, path.name, use_hyperscan=fast))
     assert len(events) == 3000
