@@ -159,14 +159,15 @@ def _finish(rep: _Report) -> OomEvent:
                 "the victim line's numbers had ',' digit separators, which the kernel never"
                 " prints (edited by a person or a tool); they are read as their digits"
             )
-        if killed.cut:
+        if killed.cut and killed.has_numbers:
             missing.append(
                 "the end of the victim line (cut short, as a pager or a terminal's width cuts"
-                " a line; its numbers before the cut are read)" if killed.has_numbers else
-                "victim memory numbers (the victim line was cut short before them)"
-                if victim.name is not None else
-                "victim name and memory numbers (the victim line was cut short inside the name)"
-            )
+                " a line; its numbers before the cut are read)")
+        elif killed.cut and victim.name is not None:
+            missing.append("victim memory numbers (the victim line was cut short before them)")
+        elif killed.cut:
+            missing.append(
+                "victim name and memory numbers (the victim line was cut short inside the name)")
         elif not killed.has_numbers:
             missing.append(
                 "victim memory numbers (not on the victim line: a kernel before 2.6.3x, or the"

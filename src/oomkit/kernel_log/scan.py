@@ -123,6 +123,19 @@ def _lone_brace(buf: Any, nl: int) -> bool:
     return brace == 0 or buf[brace - 1] == 0x0A
 
 
+# Matched through a line's newline, after the other patterns: what each match selects is
+# decided by the bytes around that newline, for both scanners alike (_line_end_hits).
+_LINE_ENDS = (WRAP, BRACE)
+
+
+def _line_end_hits(buf: Any, kind: int, nl: int, limit: int) -> tuple[int, ...]:
+    """The hits of a match of _LINE_ENDS[kind] whose newline is at ``nl``: WRAP's selects
+    its line and the next (unless they start alike), BRACE's its line if "}" alone."""
+    if kind == 0:
+        return () if _starts_alike(buf, nl, limit) else (nl, nl + 1)
+    return (nl,) if _lone_brace(buf, nl) else ()
+
+
 def _starts_alike(buf: Any, nl: int, limit: int) -> bool:
     """Whether the line after the newline at ``nl`` starts with the same byte as the line
     that newline ends, or there is none before ``limit``. Every line of a log starts alike
@@ -202,27 +215,22 @@ class _HyperscanScanner:
     time: a thread of its own scans with a ``clone()``.
     """
 
-    def __init__(self, db: Any, scratch: Any, wrap_id: int) -> None:
-        # WRAP's id, BRACE's the one after it (both -1 in a scanner without them)
-        self._db, self._scratch, self._wrap_id = db, scratch, wrap_id
+    def __init__(self, db: Any, scratch: Any, ends_id: int) -> None:
+        # the id of _LINE_ENDS[0], the others following it (-1: a scanner without them)
+        self._db, self._scratch, self._ends_id = db, scratch, ends_id
 
     def __call__(self, buf: Any, start: int, end: int, limit: int | None = None) -> list[int]:
         """``limit``: where the data in ``buf`` ends (WRAP looks at the byte after ``end``)."""
         hits: list[int] = []
         append = hits.append
-        wrap_id = self._wrap_id
+        ends_id = self._ends_id
         last = len(buf) if limit is None else limit
 
         def on_match(id_: int, _start: int, to: int, _flags: int, _ctx: object) -> None:
-            if id_ >= wrap_id >= 0:
-                if id_ > wrap_id:  # BRACE: the "}" line, through its newline
-                    if _lone_brace(buf, start + to - 1):
-                        append(start + to - 1)
-                    return
-                if _starts_alike(buf, start + to - 1, last):
-                    return
-                append(start + to - 1)  # the newline: the line that ends in a blank
-            append(start + to)
+            if id_ >= ends_id >= 0:
+                hits.extend(_line_end_hits(buf, id_ - ends_id, start + to - 1, last))
+            else:
+                append(start + to)
 
         part = buf if start == 0 and end == len(buf) else buf[start:end]
         try:
@@ -233,43 +241,39 @@ class _HyperscanScanner:
         return hits
 
     def clone(self) -> _HyperscanScanner:
-        return _HyperscanScanner(self._db, self._scratch.clone(), self._wrap_id)
+        return _HyperscanScanner(self._db, self._scratch.clone(), self._ends_id)
 
 
-def _compile_hyperscan(expressions: list[bytes], wrap: bool) -> _HyperscanScanner | None:
-    """A scanner for ``expressions``, and WRAP and BRACE after them if ``wrap``."""
+def _compile_hyperscan(expressions: list[bytes], ends: bool) -> _HyperscanScanner | None:
+    """A scanner for ``expressions``, and _LINE_ENDS after them if ``ends``."""
     try:
         import hyperscan
     except ImportError:  # not installed, or no wheel for this machine
         return None
-    wrap_id = len(expressions) if wrap else -1
-    expressions = [*expressions, WRAP, BRACE] if wrap else expressions
+    ends_id = len(expressions) if ends else -1
+    expressions = [*expressions, *_LINE_ENDS] if ends else expressions
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     db.compile(
         expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions),
     )
-    return _HyperscanScanner(db, hyperscan.Scratch(db), wrap_id)
+    return _HyperscanScanner(db, hyperscan.Scratch(db), ends_id)
 
 
 class _ReScanner:
-    """The same as _HyperscanScanner with Python's re, which is thread-safe. WRAP is a
-    pattern of its own: in one alternation, its match would hide the others' on its line."""
+    """The same as _HyperscanScanner with Python's re, which is thread-safe. Each of
+    _LINE_ENDS is a pattern of its own: in one alternation, a match of one would hide the
+    others' on its line."""
 
-    def __init__(self, expressions: list[bytes], wrap: bool) -> None:
+    def __init__(self, expressions: list[bytes], ends: bool) -> None:
         self._pattern = re.compile(b"|".join(expressions))
-        self._wrap = re.compile(WRAP) if wrap else None
-        self._brace = re.compile(BRACE) if wrap else None
+        self._ends = [re.compile(e) for e in _LINE_ENDS] if ends else []
 
     def __call__(self, buf: Any, start: int, end: int, limit: int | None = None) -> list[int]:
         hits = [m.end() for m in self._pattern.finditer(buf, start, end)]
-        if self._wrap is not None:
-            last = len(buf) if limit is None else limit
-            for m in self._wrap.finditer(buf, start, end):
-                if not _starts_alike(buf, m.end() - 1, last):
-                    hits += (m.end() - 1, m.end())
-        if self._brace is not None:
-            hits += [m.end() - 1 for m in self._brace.finditer(buf, start, end)
-                     if _lone_brace(buf, m.end() - 1)]
+        last = len(buf) if limit is None else limit
+        for kind, pattern in enumerate(self._ends):
+            for m in pattern.finditer(buf, start, end):
+                hits += _line_end_hits(buf, kind, m.end() - 1, last)
         return hits
 
     def clone(self) -> _ReScanner:
@@ -284,11 +288,11 @@ def scanners(use_hyperscan: bool = True) -> tuple[Scanner, Scanner, bool]:
     """(anchor scanner, full scanner, whether they are Hyperscan's): Hyperscan where
     available, else Python regexes."""
     if use_hyperscan not in _SCANNERS:
-        anchor = _compile_hyperscan(_ANCHORS, wrap=False) if use_hyperscan else None
-        full = _compile_hyperscan(_FULL, wrap=True) if use_hyperscan else None
+        anchor = _compile_hyperscan(_ANCHORS, ends=False) if use_hyperscan else None
+        full = _compile_hyperscan(_FULL, ends=True) if use_hyperscan else None
         if anchor is None or full is None:
             _SCANNERS[use_hyperscan] = (
-                _ReScanner(_ANCHORS, wrap=False), _ReScanner(_FULL, wrap=True), False)
+                _ReScanner(_ANCHORS, ends=False), _ReScanner(_FULL, ends=True), False)
         else:
             _SCANNERS[use_hyperscan] = (anchor, full, True)
     return _SCANNERS[use_hyperscan]
