@@ -5,9 +5,16 @@ same OOM in `-o short` and plain dmesg."""
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import io
+import lzma
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+
+import pytest
+import zstandard
 
 from oomkit.kernel_log import parse_stream, parse_text
 from oomkit.kernel_log.journal_verbose import VerboseRecords
@@ -24,12 +31,16 @@ SHORT = KERNEL_LOGS / f"{CASE}-journal-short.log"
 PRETTY = KERNEL_LOGS / f"{CASE}-journal-json-pretty.log"
 # the victim line's entry in the export: __REALTIME_TIMESTAMP=1795703719550351,
 # _SOURCE_MONOTONIC_TIMESTAMP=51977776963
+_COMPRESS: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": gzip.compress, "xz": lzma.compress, "bz2": bz2.compress,
+    "zstd": lambda b: zstandard.ZstdCompressor().compress(b),
+}
 WHEN = datetime.fromtimestamp(1795703719550351 / 1e6, tz=timezone.utc)
 
 
 def _stream(path: Path) -> list[OomEvent]:
-    with path.open("rb", buffering=0) as f:
-        return list(parse_stream(open_any(f), path.name))
+    with path.open("rb", buffering=0) as f, open_any(f) as stream:
+        return list(parse_stream(stream, path.name))
 
 
 def _shape(e: OomEvent) -> OomEvent:
@@ -45,6 +56,33 @@ def test_a_saved_export_reads_as_the_journal_does() -> None:
     # from a pipe too: `journalctl -o export | oomkit why --file -`
     piped = list(parse_stream(open_any(io.BytesIO(EXPORT.read_bytes())), "-"))
     assert [_shape(x) for x in piped] == [_shape(e)]
+
+
+@pytest.mark.parametrize("compress", ["gzip", "xz", "bz2", "zstd"])
+def test_a_compressed_export_is_an_export(compress: str, tmp_path: Path) -> None:
+    # `journalctl -o export | gzip > boot.export.gz`, as exports are shared
+    data = EXPORT.read_bytes()
+    packed = tmp_path / f"boot.export.{compress}"
+    packed.write_bytes(_COMPRESS[compress](data))
+    (e,) = _stream(packed)
+    assert _shape(e) == _shape(_stream(EXPORT)[0]) and e.time.wall == WHEN
+    piped = list(parse_stream(open_any(io.BytesIO(packed.read_bytes())), "-"))
+    assert [_shape(x) for x in piped] == [_shape(e)]
+    raw = packed.open("rb", buffering=0)
+    open_any(raw).close()
+    assert raw.closed  # lzma.open and bz2.open alone leave their file open
+
+
+def test_a_compressed_log_shorter_than_the_export_cursor_reads_as_text(tmp_path: Path) -> None:
+    packed = tmp_path / "tiny.gz"
+    packed.write_bytes(gzip.compress(b"__CUR"))
+    with packed.open("rb", buffering=0) as f:
+        assert open_any(f).read() == b"__CUR"
+    # cut inside its first bytes: those bytes, then the decompressor's error
+    cut = tmp_path / "cut.gz"
+    cut.write_bytes(gzip.compress(EXPORT.read_bytes())[:12])
+    with cut.open("rb", buffering=0) as f, pytest.raises(EOFError):
+        open_any(f).read()
 
 
 def test_verbose_entries_give_each_message_its_own_time_on_every_path() -> None:

@@ -108,6 +108,18 @@ class _GzipRaw(_Wrapping):
                 data, self._input = self._input, b""
             else:
                 data = self._raw.read(1 << 20)
+            if not data and self._in_member:
+                # The decompressor may hold input that max_length kept back: ISA-L's
+                # keeps it inside (its unconsumed_tail can be empty), so a file cut short
+                # would lose the text before the cut that a short read left there.
+                try:
+                    data = self._d.decompress(b"", want - got)
+                except _inflate_errors():
+                    data = b""
+                if data:
+                    view[got : got + len(data)] = data
+                    got += len(data)
+                    continue
             if not data:
                 if self._in_member and got == 0:
                     raise EOFError("compressed file ended before the end of the gzip stream")
@@ -238,6 +250,15 @@ def open_any(raw: IO[bytes]) -> IO[bytes]:
     if buffered.peek(len(_EXPORT))[:len(_EXPORT)] == _EXPORT:
         return _from_export(buffered)
     kind = _compression(buffered.peek(6)[:6])
+    if kind is None:
+        return buffered
+    # An export compressed for sharing (`journalctl -o export | gzip`) is an export too.
+    text = _Peeked(_decompressing(kind, buffered), buffered)
+    stream = cast(IO[bytes], text)
+    return _from_export(stream) if text.head == _EXPORT else stream
+
+
+def _decompressing(kind: str, buffered: io.BufferedReader) -> IO[bytes]:
     if kind == "gzip":
         # Not wrapped in a BufferedReader: it would retry a failing read and drop
         # the data decompressed before a truncation.
@@ -250,15 +271,62 @@ def open_any(raw: IO[bytes]) -> IO[bytes]:
         import bz2
 
         return bz2.open(buffered)
-    if kind == "zstd":
+    try:
+        import zstandard  # here: the daemon and most logs never need it
+    except ImportError:
+        raise SourceUnavailable(
+            "zstd-compressed log, and the zstandard package is not installed: `pip install"
+            " zstandard`, or run `zstdcat FILE | oomkit why --file -`") from None
+    return cast(IO[bytes], _ZstdRaw(buffered, zstandard))
+
+
+class _Peeked(_Wrapping):
+    """A decompressed stream whose first bytes were read to see whether it is a journal
+    export; it hands them out first. An error inside those bytes (a file cut short,
+    corrupt data) is raised after them, as the decompressors do."""
+
+    def __init__(self, raw: IO[bytes], compressed: IO[bytes]) -> None:
+        super().__init__(raw)
+        # lzma.open and bz2.open leave the file they were given open when closed
+        self._compressed = compressed
+        buf = bytearray(len(_EXPORT))
+        got = 0
+        self._error: Exception | None = None
         try:
-            import zstandard  # here: the daemon and most logs never need it
-        except ImportError:
-            raise SourceUnavailable(
-                "zstd-compressed log, and the zstandard package is not installed: `pip install"
-                " zstandard`, or run `zstdcat FILE | oomkit why --file -`") from None
-        return cast(IO[bytes], _ZstdRaw(buffered, zstandard))
-    return buffered
+            while got < len(buf):
+                n = raw.readinto(memoryview(buf)[got:])  # type: ignore[attr-defined]
+                if not n:
+                    break
+                got += n
+        except (OSError, EOFError, ValueError) as exc:  # what the readers report
+            self._error = exc
+        self.head = bytes(buf[:got])
+        self._pos = 0
+
+    def readinto(self, b: memoryview | bytearray) -> int:  # type: ignore[override]
+        view = memoryview(b).cast("B")
+        n = min(len(view), len(self.head) - self._pos)
+        view[:n] = self.head[self._pos : self._pos + n]
+        self._pos += n
+        if n == len(view):
+            return n
+        if self._error is None:
+            try:  # the rest of the caller's buffer, as one read of the file would fill it
+                return n + self._raw.readinto(view[n:])  # type: ignore[attr-defined,no-any-return]
+            except (OSError, EOFError, ValueError) as exc:
+                if not n:
+                    raise
+                self._error = exc
+        if n:
+            return n  # the bytes before the error; the next call raises it
+        error, self._error = self._error, None
+        raise error
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._compressed.close()
 
 
 def open_source(source: Source) -> IO[bytes]:
