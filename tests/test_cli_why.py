@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import subprocess
@@ -440,6 +441,29 @@ def test_since_skips_logs_last_written_before_the_window(tmp_path: Path) -> None
     assert why_json.status(result, explicit=False) == 0
     everything = find_kills(WhyOptions(use_journal=False, use_db=False), machine)
     assert {Path(s.name).name: s.status for s in everything.sources}["kern.log.2.gz"] == "read"
+
+
+@pytest.mark.parametrize("first", [9, 4096])
+def test_a_gzip_cut_short_hands_out_all_text_before_the_cut(first: int) -> None:
+    import zlib
+
+    from oomkit.log_sources import _GzipRaw
+
+    data = gzip.compress(LOCAL.read_bytes() * 40)
+    cut = data[: len(data) // 2]
+    whole = zlib.decompressobj(wbits=31).decompress(cut)  # all that is before the cut
+    raw = _GzipRaw(io.BufferedReader(io.BytesIO(cut)))
+    out = bytearray()
+    buf = bytearray(first)  # a short first read leaves input inside the decompressor
+    error = None
+    try:
+        while n := raw.readinto(buf):
+            out += buf[:n]
+            buf = bytearray(1 << 16)
+    except EOFError as exc:
+        error = exc
+    assert bytes(out) == whole
+    assert error is not None  # and the cut is said, after the text
 
 
 def test_closing_a_gzip_source_closes_its_file(tmp_path: Path) -> None:
