@@ -531,3 +531,33 @@ def test_an_ecs_containers_limit_is_raised_in_its_task_definition() -> None:
     x = explain(e, owner=owner, cgroup_version=1)
     assert any("container definition" in r and "task definition" in r for r in x.remedies)
     assert "ECS task f209da7f990b container 15e20c7f5997" in x.verdict
+
+
+def test_a_cgroup_the_log_does_not_name_gets_no_made_up_path() -> None:
+    """A cgroup OOM whose `Task in`/`oom-kill:` lines are not in the log: the remedy said
+    `echo ... > /sys/fs/cgroup/memory?/memory.limit_in_bytes`."""
+    (e,) = events("local-6.18-memcg-v1-3tasks-adj500-dmesg.log")
+    unnamed = e._replace(memcg=None, task_memcg=None)
+    for version in (1, 2):
+        (raw,) = [r for r in explain(unnamed, cgroup_version=version).remedies
+                  if r.startswith("Raise")]
+        assert "/sys/fs/cgroup" not in raw and "?" not in raw
+        assert "does not name it" in raw
+
+
+def test_a_thread_scored_is_not_called_a_child() -> None:
+    """3.10 scored threads: `Kill process 76756 (java)` then `Killed process 76513 (java)`,
+    whose row is the table's only one. A parent giving up a child is a listed process."""
+    (e,) = kills("public-3.10-centos7-docker-memcg-thread-scored-messages-excerpt.log")
+    assert e.victim is not None and e.victim.pid == 76513 and e.victim.score == 1001
+    assert e.victim.uid == 0  # from its row: the 3.10 victim line prints no UID
+    assert any("a thread of java (76513)" in n for n in e.notes)
+    assert not any("child" in n for n in e.notes)
+    # the scored task listed as a process of its own: a child sacrifice, as before
+    text = (KERNEL_LOGS / "public-3.10-centos7-docker-memcg-thread-scored-messages-excerpt.log"
+            ).read_text()
+    row = next(line for line in text.splitlines() if "[76513]" in line)
+    parent = row.replace("[76513]", "[76756]").replace(" 76513 ", " 76756 ")
+    (c,) = [x for x in parse_text(text.replace(row, parent + "\n" + row)) if not noted_only(x)]
+    assert c.victim is not None and c.victim.score is None
+    assert any("killed its child java (76513)" in n for n in c.notes)

@@ -141,6 +141,20 @@ def _distinct(extra: list[Victim], victim: Victim | None) -> tuple[Victim, ...]:
     return tuple(out)
 
 
+def _thread_of_victim(rep: _Report, victim: Victim) -> bool:
+    """Whether the task scored is a thread of the victim's process, not a parent that gave
+    up a child. Older kernels scored threads (do_each_thread; a memcg's task list) and
+    printed the thread's pid, while dump_tasks() lists processes. A parent is a process, in
+    the table; a task with the victim's name that is not in a table holding the victim's
+    row was one of its threads (RHEL 7's 3.10: "Kill process 76756 (java) ... Killed
+    process 76513 (java)", one row, 76513)."""
+    assert rep.score is not None
+    if rep.columns is None or rep.score.name != victim.name:
+        return False
+    pids = {r.pid for r in rep.rows} | {r.tgid for r in rep.rows}
+    return victim.pid in pids and rep.score.pid not in pids
+
+
 def _finish(rep: _Report) -> OomEvent:
     missing: list[str] = []
     notes: list[str] = []
@@ -180,6 +194,13 @@ def _finish(rep: _Report) -> OomEvent:
     if rep.score is not None and victim is not None:
         if rep.score.pid == victim.pid:
             victim = victim._replace(score=rep.score.score)
+        elif _thread_of_victim(rep, victim):
+            victim = victim._replace(score=rep.score.score)
+            notes.append(
+                f"the kernel scored {rep.score.name} ({rep.score.pid}), a thread of"
+                f" {victim.name} ({victim.pid}) (not in the table, which lists processes);"
+                " the kill took the whole process"
+            )
         else:
             notes.append(
                 f"the kernel scored {rep.score.name} ({rep.score.pid}) at {rep.score.score}"
@@ -192,6 +213,12 @@ def _finish(rep: _Report) -> OomEvent:
         rep.bad_rows += skipped
         if how:
             notes.append(how)
+    if victim is not None and victim.uid is None:
+        # Kernels before 4.19 print no UID on the victim line; its table row has it.
+        row = next((r for r in rep.rows if victim.pid in (r.tgid, r.pid) and r.uid is not None),
+                   None)
+        if row is not None:
+            victim = victim._replace(uid=row.uid)
     page_kb = _page_size_kb(victim, rep.rows) if victim is not None else None
     if victim is not None and page_kb is not None:
         for row in rep.rows:
