@@ -60,7 +60,7 @@ def limit_remedy(
     if owner is not None and owner.kind == "kubernetes-pods":
         return _all_pods_remedy(event, owner)
     version = report_version(event) or (now.version if now is not None else version)
-    path = event.memcg or "?"
+    path = event.memcg or ""
     limit = event.memory.limit_kb if event.memory else None
     # Twice the limit the report shows; without one, SIZE stands for a size above it.
     bigger = f"{max(1, (limit or 0) * 2 // 1024)}M" if limit else "SIZE"
@@ -93,6 +93,10 @@ def limit_remedy(
             "Raise resources.limits.memory of that container in the pod spec (and the request"
             " with it), if it really needs more; the kubelet reports this as OOMKilled."
         )
+    if event.memcg is None:
+        return ("Raise the memory limit of that cgroup where it is set (this log does not name"
+                " it: the report's `Task in` or `oom-kill:` line is not in it), if the job"
+                " really needs more.")
     file = (f"/sys/fs/cgroup/memory{path}/memory.limit_in_bytes` (cgroup v1)" if version == 1
             else f"/sys/fs/cgroup{path}/memory.max` (cgroup v2)")
     how = f"`echo {bigger} > {file}" if limit else f"write a larger size to `{file}"
