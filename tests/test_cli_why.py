@@ -527,3 +527,17 @@ def test_boot_0_skips_logs_last_written_before_this_boot(tmp_path: Path) -> None
     result = find_kills(WhyOptions(boot="0", use_journal=False, use_db=False), machine)
     status = {Path(s.name).name: s.status for s in result.sources}
     assert status == {"kmsg": "unavailable", "kern.log.1": "skipped", "kern.log": "read"}
+
+
+def test_a_slurm_step_is_found_by_its_step_id_or_job() -> None:
+    log = KERNEL_LOGS / "public-slurm-21.08-srun-stderr-two-steps.log"
+    p = run(["why", "14604003.0", "--file", str(log), "--json"])
+    no_traceback(p)
+    (e,) = json.loads(p.stdout)["events"]
+    assert e["slurm"] == {"job": "14604003", "step": "0", "oom_kills": 1}
+    assert e["owner"]["kind"] == "slurm" and e["owner"]["name"] == "Slurm job 14604003 step 0"
+    p = run(["why", "job_14604003", "--file", str(log)])
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.count("Slurm job 14604003 step") >= 2  # both steps in the table
+    p = run(["why", "job_1460400", "--file", str(log), "--json"])  # another job's id
+    assert json.loads(p.stdout)["events"] == []

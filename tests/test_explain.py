@@ -561,3 +561,62 @@ def test_a_thread_scored_is_not_called_a_child() -> None:
     (c,) = [x for x in parse_text(text.replace(row, parent + "\n" + row)) if not noted_only(x)]
     assert c.victim is not None and c.victim.score is None
     assert any("killed its child java (76513)" in n for n in c.notes)
+
+
+def _remedies(e: OomEvent) -> str:
+    return " ".join(explain(e, owner=owner_of(e.memcg) or owner_of(e.task_memcg)).remedies)
+
+
+def test_a_container_managers_limit_is_raised_in_its_tool() -> None:
+    """LXD owns /lxc.payload/<name>, Proxmox VE /lxc/<vmid>: an echo into their cgroup is
+    undone (or refused) by them; a unit inside the container is raised inside it."""
+    (lxd,) = kills("public-4.4-lxd-payload-task-in-inner-unit-dmesg-excerpt.log")
+    text = _remedies(lxd)
+    assert "`lxc config set tryit-select limits.memory=122MiB`" in text and "echo" not in text
+    pve = [e for e in kills("public-6.x-proxmox-lxc-inner-service-journal-filtered.log") if e.memcg]
+    (unit,) = pve
+    text = _remedies(unit)
+    assert "`systemctl set-property pulse.service MemoryMax=" in text and "pct exec 703" in text
+    (ct,) = kills("public-4.4-lxd-payload-task-in-inner-unit-dmesg-excerpt.log")
+    proxmox = ct._replace(memcg="/lxc/105", task_memcg="/lxc/105/ns/system.slice/nginx.service")
+    assert "`pct set 105 -memory 122`" in _remedies(proxmox)
+
+
+def test_a_nomad_task_is_named_by_its_stats_line_and_raised_in_its_job_spec() -> None:
+    """No `Task in` line in the excerpt: the first `Memory cgroup stats for` names the
+    cgroup whose limit was hit."""
+    es = kills("public-4.15-gcp-nomad-exec-memcg-stats-named-journal-excerpt.log")
+    assert [e.memcg for e in es] == ["/nomad/15b142be-b338-92d8-fbe1-021811106d22",
+                                     "/nomad/de25a563-2409-843f-08ad-5bc6053df174"]
+    assert all(e.victim is not None and e.victim.uid == 33 for e in es)  # from the rows
+    text = _remedies(es[0])
+    assert "`resources { memory = SIZE }`" in text and "/sys/fs/cgroup" not in text
+
+
+def test_slurms_counts_are_kills_of_their_job_step() -> None:
+    (e,) = kills("public-slurm-21.08-job-stderr-stepid-cgroup-bash-killed.log")
+    assert e.slurm is not None and (e.slurm.job, e.slurm.step, e.slurm.oom_kills) == (
+        "191", "batch", 1)
+    assert e.victim is None and not e.complete
+    x = explain(e)
+    assert "Slurm counted an OOM kill in job 191, step batch" in x.verdict
+    text = " ".join(x.remedies)
+    assert "`#SBATCH --mem=SIZE`" in text and "sacct -j 191" in text
+    # a step's count repeated as it grows is one event with the last count
+    (grown,) = kills("public-slurm-new-stepd-log-cumulative-counts-cut.log")
+    assert grown.slurm is not None and grown.slurm.oom_kills == 5
+    assert grown.time.wall is None and grown.time.raw == "2025-10-16T08:52:15.650"
+    assert "5 OOM kills" in explain(grown).verdict
+    steps = kills("public-slurm-21.08-srun-stderr-two-steps.log")
+    assert sorted(e.slurm.step for e in steps if e.slurm) == ["0", "batch"]
+    (old,) = kills("public-slurm-old-step-cgroup-two-kills.log")
+    assert old.slurm is not None and old.slurm[:3] == ("3756240", "batch", 2)
+
+
+def test_a_slurm_jobs_kernel_report_is_raised_in_the_job_request() -> None:
+    (e,) = events("local-6.18-memcg-v1-3tasks-adj500-dmesg.log")
+    job = e._replace(memcg="/slurm/uid_1000/job_4242/step_batch",
+                     task_memcg="/slurm/uid_1000/job_4242/step_batch/task_0")
+    text = _remedies(job)
+    assert "`#SBATCH --mem=128M`" in text and "sacct -j 4242" in text
+    assert "echo" not in text

@@ -26,7 +26,7 @@ from oomkit.explain_accounting import (
 from oomkit.explain_remedies import limit_remedy, own_cgroup_remedy, victim_name
 from oomkit.kernel_log.systemd_units import noted_only
 from oomkit.models import EventKind, Killer, OomEvent, TaskRow
-from oomkit.owner import kube_qos, owner_of
+from oomkit.owner import kube_qos, owner_of, slurm_step
 from oomkit.procmodels import CgroupNow, Owner
 from oomkit.units import human_kb
 
@@ -215,6 +215,8 @@ def headline(event: OomEvent) -> str:
         return "machine out of memory"
     if noted_only(event):
         return f"OOM kill noted by systemd: {event.units[0]}"
+    if event.slurm is not None and event.victim is None:
+        return f"OOM kill counted by Slurm: job {event.slurm.job} step {event.slurm.step}"
     return "killed by the OOM killer" if event.victim is not None else "OOM killer invoked"
 
 
@@ -268,6 +270,8 @@ def explain(
         return _userspace(event, who, owner)
     if noted_only(event):
         return _unit_notes(event)
+    if event.slurm is not None and event.victim is None:
+        return _slurm_note(event)
     if event.kind is EventKind.PANIC:
         msg = event.panic_message or ""
         if "no killable" in msg or "deadlocked" in msg:
@@ -541,6 +545,30 @@ def _unit_notes(event: OomEvent) -> Explanation:
             f"If {unit} needs more memory: `systemctl set-property {unit} MemoryMax=SIZE`"
             " (MemoryMax= in the unit file), after reading the report."
         )
+    return Explanation(headline(event), verdict, tuple(details), tuple(remedies))
+
+
+def _slurm_note(event: OomEvent) -> Explanation:
+    """A kill known only from slurmstepd's count (kernel_log/slurm.py)."""
+    assert event.slurm is not None
+    job, step, n = event.slurm
+    kills = "an OOM kill" if n == 1 else f"{n} OOM kills"
+    verdict = (
+        f"Slurm counted {kills} in job {job}, step {step}: the kernel OOM killer killed"
+        f" {'a process' if n == 1 else 'processes'} of the step, most often because the job"
+        " reached the memory limit Slurm set on its cgroup from the job's request (--mem,"
+        " --mem-per-cpu). The kernel's report is not in this log, so which process, how big"
+        " it was and whose limit it hit are not known from here."
+    )
+    details = [
+        "Slurm's count is that of the step's cgroup: a kill when the whole node ran out of"
+        " memory counts too, though on a node shared by jobs that is rarer.",
+    ]
+    remedies = [
+        limit_remedy(event, slurm_step(job, step), None, None),
+        "The kernel's report (victim, sizes, limit) is in the compute node's kernel log:"
+        " `oomkit why` run there, or ask the cluster's administrators for it.",
+    ]
     return Explanation(headline(event), verdict, tuple(details), tuple(remedies))
 
 

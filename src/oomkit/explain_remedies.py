@@ -1,8 +1,9 @@
 """The remedies explain() offers that depend on who owns the cgroup or on the machine,
 and the words that name the victim. Pure.
 
-A unit's limit is raised with systemctl, a container's with docker or podman, a pod's in
-its spec, an oomkit job's with --memory-max; a bare cgroup's by writing its limit file,
+A unit's limit is raised with systemctl, a container's with docker, podman, pct or lxc, a
+pod's in its spec, a Slurm job's in its request, a Nomad task's in its job spec, an oomkit
+job's with --memory-max; a bare cgroup's by writing its limit file,
 named for the version the report shows (a log read here may come from another machine).
 """
 
@@ -88,6 +89,8 @@ def limit_remedy(
                  if owner.container_id else "the task's memory (memory in the task definition)")
         return (f"Raise {which} and deploy a new revision of the task definition{above},"
                 " if it really needs more.")
+    if owner is not None and owner.kind in ("lxc", "slurm", "nomad"):
+        return _scheduler_remedy(event, owner, limit, above)
     if owner is not None and owner.kind == "kubernetes":
         return (
             "Raise resources.limits.memory of that container in the pod spec (and the request"
@@ -101,6 +104,42 @@ def limit_remedy(
             else f"/sys/fs/cgroup{path}/memory.max` (cgroup v2)")
     how = f"`echo {bigger} > {file}" if limit else f"write a larger size to `{file}"
     return f"Raise the limit: {how}, or change it where the cgroup is created."
+
+
+def _scheduler_remedy(event: OomEvent, owner: Owner, limit: int | None, above: str) -> str:
+    """A limit a container manager or a batch scheduler sets from its own configuration:
+    raised there, or it comes back (or a write to its cgroup is refused)."""
+    mib = f"{max(1, limit * 2 // 1024)}" if limit else "SIZE"  # MiB, as pct and Nomad take
+    if owner.kind == "slurm":
+        job = owner.unit or "JOBID"
+        size = f"{mib}M" if limit else "SIZE"
+        return (
+            f"Ask Slurm for more memory when you submit the job again: `#SBATCH --mem={size}`"
+            f" (or --mem-per-cpu){above}; the limit is the one Slurm set on the job's cgroup"
+            f" from its request. `sacct -j {job} --format=JobID,State,ReqMem,MaxRSS` shows what"
+            " each step asked for and used (State OUT_OF_MEMORY where the kernel killed)."
+        )
+    if owner.kind == "nomad":
+        return (
+            f"Raise the task's memory in the job spec: `resources {{ memory = {mib} }}` (MB;"
+            " or memory_max, with memory oversubscription enabled), then `nomad job run`"
+            f"{above}; the client set this limit from it."
+        )
+    name = owner.container or "NAME"
+    if owner.unit:  # a unit of the container's own systemd
+        return (
+            f"Raise the unit's limit inside the container: `systemctl set-property {owner.unit}"
+            f" MemoryMax={mib}M` run in {name} (`pct exec {name} -- ...` on Proxmox VE, `lxc"
+            f" exec {name} -- ...` on LXD){above}, if it really needs more."
+        )
+    if (event.memcg or "").startswith("/lxc/") and name.isdecimal():
+        how = (f"`pct set {name} -memory {mib}` (MiB) on Proxmox VE, or"
+               " lxc.cgroup2.memory.max in its LXC config")
+    else:
+        how = (f"`lxc config set {name} limits.memory={mib}MiB` on LXD (`incus config set` on"
+               " Incus), or lxc.cgroup2.memory.max (lxc.cgroup.memory.limit_in_bytes on cgroup"
+               " v1) in its LXC config")
+    return f"Raise the container's memory: {how}{above}; the container manager set this limit."
 
 
 def own_cgroup_remedy(event: OomEvent) -> str:

@@ -150,6 +150,14 @@ class MemcgCounters(NamedTuple):
     failcnt: int
 
 
+class SlurmStep(NamedTuple):
+    """A Slurm job step whose OOM kills slurmstepd counted (kernel_log/slurm.py)."""
+
+    job: str
+    step: str  # "batch", "extern", "interactive" or a number
+    oom_kills: int  # the step's count when it was logged
+
+
 class OomEvent(NamedTuple):
     """One OOM event (a kernel report, or a userspace killer's kill)."""
 
@@ -177,6 +185,8 @@ class OomEvent(NamedTuple):
     # systemd units that noted this kill ("A process of this unit has been killed by the
     # OOM killer"): the unit and the slices above it (kernel_log/systemd_units.py).
     units: tuple[str, ...] = ()
+    # A kill known from slurmstepd's count ("Detected 1 oom_kill event in StepId=191.batch")
+    slurm: SlurmStep | None = None
     extra_victims: tuple[Victim, ...] = ()  # memory.oom.group members
     oom_group: str | None = None
     reaped: Victim | None = None  # numbers after oom_reaper: reaped process

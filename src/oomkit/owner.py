@@ -18,6 +18,17 @@ The path is what the kernel prints (``task_memcg=``/``oom_memcg=``) or what
 * Amazon ECS: a task in ``/ecs/<task id>`` (cgroup v1) or ``/ecstasks.slice/
   ecstasks-<task id>.slice`` (v2), its containers below it (amazon-ecs-agent,
   ``Task.BuildCgroupRoot``: "Example v1: /ecs/task-id, Example v2: ecstasks-$TASKID.slice").
+* LXC (lxc src/lxc/cgroups/cgroup.h, cgfsng.c): ``/lxc/<name>`` (3.0), ``/lxc.payload/<name>``
+  (3.1), ``/lxc.payload.<name>`` (4.0+; LXD and Incus name it ``<project>_<name>`` outside
+  the default project); Proxmox VE puts a container's limit on ``/lxc/<vmid>`` and its
+  processes in ``/lxc/<vmid>/ns/...`` (pve-container LXC.pm: lxc.cgroup.dir.container =
+  lxc/$vmid, .inner = ns). Below the container, its own systemd's units.
+* Slurm (src/plugins/cgroup/v1/xcgroup.c, v2/cgroup_v2.c): ``/slurm/uid_<uid>/job_<id>/
+  step_<step>/task_<n>`` (v1, ``/slurm_<node>`` with several slurmd on a node) and
+  ``/system.slice/slurmstepd.scope/job_<id>/step_<step>/user/task_<n>`` (v2).
+* HashiCorp Nomad (client/lib/cgroupslib, 1.7+): ``/nomad/<alloc id>.<task>`` (v1) and
+  ``/nomad.slice/{share,reserve}.slice/<alloc id>.<task>.scope`` (v2; 1.3-1.6 without the
+  partition); before 1.7 the v1 executor named the cgroup ``/nomad/<random uuid>``.
 """
 
 from __future__ import annotations
@@ -41,7 +52,16 @@ _KUBE_PODS = re.compile(
     r"^/kubepods(?:\.slice)?(?:/kubepods-(?P<s>burstable|besteffort)\.slice|/(?P<f>burstable|besteffort))?$"
 )
 _QOS = {"burstable": "Burstable", "besteffort": "BestEffort"}
-_LXC = re.compile(r"^/lxc(?:\.payload)?[./](?P<name>[^/]+)")
+_LXC = re.compile(r"^/lxc(?:\.payload)?[./](?P<name>[^/]+)(?:/(?:ns|payload))?(?P<inner>/.*)?$")
+_SLURM = re.compile(
+    r"^/slurm(?:_[^/]+)?/uid_(?P<uid>\d+)(?:/job_(?P<job>\d+)(?:/step_(?P<step>[^/]+))?)?"
+    r"|/(?:[^/]+_)?slurmstepd\.scope/job_(?P<job2>\d+)(?:/step_(?P<step2>[^/]+))?"
+)
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_NOMAD = re.compile(
+    rf"^/nomad(?:\.slice)?/(?:(?:share|reserve)(?:\.slice)?/)?(?P<id>{_UUID})"
+    r"(?:\.(?P<task>[^/]+?))?(?:\.scope)?$"
+)
 # A task id is the last part of its ARN: 32 hex digits, a UUID in the old ARN format.
 _ECS = re.compile(
     r"^/(?:ecs/|ecstasks\.slice/ecstasks-)(?P<task>[0-9a-f-]{32,36})(?:\.slice)?"
@@ -92,7 +112,23 @@ def owner_of(path: str | None) -> Owner | None:
             container=cid[:12] if cid else None)
     lxc = _LXC.match(path)
     if lxc:
-        return Owner(kind="lxc", name=lxc.group("name"), container=lxc.group("name"))
+        name = lxc.group("name")
+        inner = owner_of(lxc.group("inner")) if lxc.group("inner") else None
+        if inner is not None and inner.unit and inner.kind != "cgroup":
+            # a unit of the container's own systemd (the cgroup namespace's view)
+            return Owner(kind="lxc", name=f"{inner.name} in LXC container {name}",
+                         container=name, unit=inner.unit)
+        return Owner(kind="lxc", name=f"LXC container {name}", container=name)
+    slurm = _SLURM.search(path)
+    if slurm:
+        return _slurm_owner(slurm)
+    nomad = _NOMAD.match(path)
+    if nomad:
+        task = nomad.group("task")
+        return Owner(kind="nomad", name=(
+            f"Nomad task {task} of allocation {nomad.group('id')[:8]}" if task
+            else f"Nomad task with cgroup id {nomad.group('id')[:8]}"), unit=task,
+            container=nomad.group("id"))
     for part in reversed(parts):
         m = _CONTAINER.fullmatch(part) or (
             _CONTAINER.search(part) if part.endswith(".scope") else None
@@ -123,6 +159,21 @@ def owner_of(path: str | None) -> Owner | None:
     if user_uid is not None:
         return Owner(kind="user-session", name=f"uid {user_uid}", user=user_uid)
     return Owner(kind="cgroup", name=path)
+
+
+def _slurm_owner(m: re.Match[str]) -> Owner:
+    job, step = m.group("job") or m.group("job2"), m.group("step") or m.group("step2")
+    uid = int(m.group("uid")) if m.group("uid") else None
+    if job is None:
+        return Owner(kind="slurm", name=f"Slurm jobs of uid {uid}", user=uid)
+    return Owner(kind="slurm", name=f"Slurm job {job}" + (f" step {step}" if step else ""),
+                 unit=job, container=step, user=uid)
+
+
+def slurm_step(job: str, step: str | None) -> Owner:
+    """The owner Slurm's own note names ("Detected 1 oom_kill event in StepId=191.batch")."""
+    return Owner(kind="slurm", name=f"Slurm job {job}" + (f" step {step}" if step else ""),
+                 unit=job, container=step)
 
 
 def kube_qos(path: str | None) -> str | None:

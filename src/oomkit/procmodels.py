@@ -18,7 +18,9 @@ class Owner(NamedTuple):
 
     kind: str  # "systemd-unit", "user-session", "docker", "podman", "containerd",
     # "kubernetes", "kubernetes-pods" (the kubelet's cgroup of all pods, or of a QoS
-    # class), "lxc", "machine", "ecs" (an Amazon ECS task, ``unit`` its id), "cgroup"
+    # class), "lxc" (``unit``: a unit inside it), "machine", "ecs" (an Amazon ECS task,
+    # ``unit`` its id), "slurm" (``unit`` the job id, ``container`` the step), "nomad"
+    # (``unit`` the task, ``container`` the allocation or cgroup id), "cgroup"
     name: str
     unit: str | None = None
     container_id: str | None = None

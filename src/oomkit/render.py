@@ -101,6 +101,7 @@ def event_dict(k: KillReport, tz: tzinfo | None = None) -> dict[str, Any]:
         "tasks_listed": e.tasks_listed,
         "tasks_skipped": e.tasks_skipped,
         "units": list(e.units),
+        "slurm": e.slurm._asdict() if e.slurm is not None else None,
         "page_size_kb": e.page_size_kb,
         "owner": _owner(k.owner or k.task_owner),
         "task_owner": _owner(k.task_owner),
@@ -209,6 +210,8 @@ def _where(k: KillReport) -> str:
         return f"cgroup {e.memcg}"
     if e.units:  # known only from systemd's notes: the unit, then slices above it
         return f"unit {e.units[0]}"
+    if e.slurm is not None:
+        return f"Slurm job {e.slurm.job} step {e.slurm.step}"
     if e.kind is EventKind.USERSPACE_KILL:
         return "whole machine"  # earlyoom, nohang and lmkd act on the machine's free memory
     return "?"

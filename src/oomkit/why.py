@@ -24,7 +24,7 @@ from oomkit.log_sources import (
     open_source,
 )
 from oomkit.models import EventKind, JobEvent, Killer, KillRecord, OomEvent
-from oomkit.owner import owner_of
+from oomkit.owner import owner_of, slurm_step
 from oomkit.procmodels import CgroupNow, Owner
 from oomkit.timeconv import boot_offset, fill_wall, local_tz
 
@@ -159,7 +159,7 @@ def merge_duplicates(events: Iterable[OomEvent]) -> list[OomEvent]:
         v = e.victim
         # systemd's notes name no victim: their unit tells one kill from another
         key = (e.killer, e.kind, v.pid if v else None, v.name if v else None,
-               e.units[0] if noted_only(e) else None)
+               e.units[0] if noted_only(e) else None, e.slurm[:2] if e.slurm else None)
         seen = by_key.setdefault(key, [])
         for i in reversed(seen[-8:]):
             kept = out[i]
@@ -229,6 +229,8 @@ def _matches(e: OomEvent, target: str) -> bool:
         return (v is not None and v.pid == pid) or any(x.pid == pid for x in e.extra_victims)
     if v is not None and v.name is not None and (v.name == target or v.name == target[:15]):
         return True
+    if e.slurm is not None and target in (f"{e.slurm.job}.{e.slurm.step}", f"job_{e.slurm.job}"):
+        return True  # a Slurm step by its StepId ("191.batch"), or its job ("job_191")
     paths = [p for p in (e.memcg, e.task_memcg) if p]
     return any(target in p for p in paths) or any(target in u for u in e.units)
 
@@ -305,6 +307,8 @@ class Enricher:
 
     def report(self, event: OomEvent) -> KillReport:
         owner = self.owner(event.memcg)
+        if owner is None and event.slurm is not None:  # Slurm's note names its job step
+            owner = slurm_step(event.slurm.job, event.slurm.step)
         task_owner = self.owner(event.task_memcg)
         now = self.cgroup_now(event.memcg)
         version = self._hierarchy.version if self._hierarchy is not None else None

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 
 from oomkit.kernel_log import records as r
+from oomkit.kernel_log.slurm import is_slurm_note, note_event, read_note, same_step
 from oomkit.kernel_log.systemd_units import UnitNotes, is_unit_note
 from oomkit.kernel_log.task_rows import read_headerless, read_row
 from oomkit.kernel_log.userspace import UserspaceTracker, may_be_userspace
@@ -283,7 +284,10 @@ def _finish(rep: _Report) -> OomEvent:
     if rep.task_in is not None:
         memcg = memcg or rep.task_in.memcg
         task_memcg = task_memcg or rep.task_in.task_memcg
-    if memcg is None and rep.stats_for is not None and "memory" in rep.counters:
+    if memcg is None and rep.stats_for is not None and rep.counters:
+        # The first "Memory cgroup stats for" of a report names the cgroup whose limit was
+        # hit: mem_cgroup_print_oom_info() walked the tree from it (before 4.19), and
+        # mem_cgroup_print_oom_meminfo() prints it alone (mm/memcontrol.c).
         memcg = rep.stats_for
     message = killed.message if killed is not None else None
     if message is None and rep.score is not None:
@@ -380,6 +384,17 @@ class Assembler:
                 return True
         return False
 
+    def _recounted(self, event: OomEvent) -> bool:
+        """A later count of a step already pending: the largest count stays."""
+        for item in reversed(self._pending):
+            kept = item[0]
+            assert isinstance(kept, OomEvent)
+            if same_step(kept, event) and kept.slurm and event.slurm:
+                if event.slurm.oom_kills > kept.slurm.oom_kills:
+                    item[0] = kept._replace(slurm=event.slurm)
+                return True
+        return False
+
     def _close(self) -> None:
         rep = self._open
         if rep is not None and not _rows_only(rep):
@@ -421,6 +436,14 @@ class Assembler:
                 self._pending.extend([e, self._records + _REAPER_WINDOW] for e in noted)
                 return self._ready()
             return []
+        if is_slurm_note(line):
+            note = read_note(line)
+            if note is not None:
+                event = note_event(line, note, ref)
+                self._records += 1
+                if not self._recounted(event):
+                    self._pending.append([event, self._records + _REAPER_WINDOW])
+                return self._ready()
         if may_be_userspace(line):
             user, repeat = self._user.feed(line, ref)
             if user is not None:

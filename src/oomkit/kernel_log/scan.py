@@ -70,6 +70,8 @@ _LITERALS = [
     b"uid  tgid",
     b"by the OOM killer",  # systemd: "<unit>: A process of this unit has been killed by ..."
     b"'oom-kill'",  # systemd: "<unit>: Failed with result 'oom-kill'."
+    b"oom-kill event",  # slurmstepd: "Detected 1 oom-kill event(s) in StepId=191.batch"
+    b"oom_kill event",
     b'"time": ',  # dmesg --json: a record's time is on the line before its message
     b'"fac": ',  # dmesg --json -x: the facility, two lines before
     # journalctl -o verbose: an entry's header (its time) and the fields a message takes

@@ -1,0 +1,80 @@
+"""Slurm's notes of kernel OOM kills in a job step. Pure.
+
+slurmstepd counts the OOM kills in a step's memory cgroup and logs them to the job's
+output file (``slurm-<id>.out``) and to slurmd's log; on a cluster that is often all a
+user can read, the node's kernel log being closed to them. Three wordings (SchedMD
+slurm, src/plugins/task/cgroup/task_cgroup_memory.c over the years)::
+
+    Detected %"PRIu64" oom-kill event(s) in step %s cgroup.
+    Detected %"PRIu64" oom-kill event(s) in %ps cgroup. Some of your processes may have been
+        killed by the cgroup out-of-memory handler.
+    Detected %"PRIu64" oom_kill event%s in %ps. Some of the step tasks have been OOM Killed.
+
+``%ps`` prints ``StepId=<job>.<step>``, the step ``batch``, ``extern``, ``interactive`` or
+a number. The count is that of the step's cgroup (memory.events ``oom_kill`` on cgroup
+v2, memory.oom_control on v1), which counts the processes of the cgroup that any OOM kill
+took: its own limit, most often, or the node's memory as a whole. A later note of the same
+step repeats the count so far (3, then 4, then 5): one event per step, the largest count.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from oomkit.models import EventKind, EventTime, Killer, LogLine, OomEvent, SlurmStep, SourceRef
+
+_DETECTED = re.compile(
+    r"Detected (?P<n>\d+) oom[-_]kill event(?:\(s\)|s)? in (?:step |StepId=)"
+    r"(?P<job>\d+(?:\+\d+)?)\.(?P<step>[A-Za-z0-9_]+)"
+)
+# slurmd's and slurmstepd's own log files: "[2026-09-14T17:14:38.784] error: ...", the
+# node's local time without its zone (src/common/log.c): kept as printed, no wall time.
+_STAMP = re.compile(r"^\[(?P<t>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)\] ")
+_MISSING = (
+    "the kernel's report of the kill (only Slurm's count of it is in this log): victim,"
+    " sizes and limit; they are in the compute node's kernel log",
+)
+
+
+class SlurmNote(NamedTuple):
+    step: SlurmStep
+    raw_time: str | None
+
+
+def is_slurm_note(line: LogLine) -> bool:
+    """Cheap test: could this be slurmstepd's count of OOM kills?"""
+    return "Detected " in line.text and "kill event" in line.text
+
+
+def read_note(line: LogLine) -> SlurmNote | None:
+    m = _DETECTED.search(line.text)
+    if m is None:
+        return None
+    stamp = _STAMP.match(line.text)
+    return SlurmNote(SlurmStep(job=m.group("job"), step=m.group("step"),
+                               oom_kills=int(m.group("n"))),
+                     stamp.group("t") if stamp else None)
+
+
+def note_event(line: LogLine, note: SlurmNote, ref: SourceRef) -> OomEvent:
+    """The kills a note counts, as one event: the kernel killed, Slurm only counted."""
+    time = EventTime(raw=line.raw_time or note.raw_time, uptime_s=line.uptime_s,
+                     wall=line.wall, wall_from=line.wall_kind, boot_id=line.boot_id)
+    return OomEvent(
+        killer=Killer.KERNEL,
+        kind=EventKind.OOM_KILL,
+        complete=False,
+        time=time,
+        source=ref,
+        slurm=note.step,
+        message="slurmstepd: Detected oom-kill event(s)",
+        host=line.host,
+        missing=_MISSING,
+    )
+
+
+def same_step(a: OomEvent, b: OomEvent) -> bool:
+    """Two notes of one step: the later repeats the count so far."""
+    return (a.slurm is not None and b.slurm is not None and a.victim is None
+            and (a.slurm.job, a.slurm.step) == (b.slurm.job, b.slurm.step))
