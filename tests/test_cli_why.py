@@ -541,3 +541,14 @@ def test_a_slurm_step_is_found_by_its_step_id_or_job() -> None:
     assert p.stdout.count("Slurm job 14604003 step") >= 2  # both steps in the table
     p = run(["why", "job_1460400", "--file", str(log), "--json"])  # another job's id
     assert json.loads(p.stdout)["events"] == []
+
+
+def test_a_copied_syslog_says_its_year_is_assumed() -> None:
+    log = KERNEL_LOGS / "public-3.10-centos7-docker-memcg-thread-scored-messages-excerpt.log"
+    p = run(["why", "--file", str(log), "--json"])
+    doc = json.loads(p.stdout)
+    assert doc["events"][0]["time"]["wall_from"] == "log-year-assumed"
+    assert any("print no year" in n for n in doc["notes"])
+    dated = KERNEL_LOGS / "public-3.10-rhel7-k8s-memcg-dmesg-T-score0-child.log"  # dmesg -T
+    doc = json.loads(run(["why", "--file", str(dated), "--json"]).stdout)
+    assert not any("print no year" in n for n in doc["notes"])

@@ -92,7 +92,11 @@ def test_times_per_format_are_decoded() -> None:
                     "journal-json", "journal-short-iso-precise", "journal-short",
                     "journal-short-precise", "journal-short-full", "journal-short-unix",
                     "journal-with-unit", "journal-json-seq", "journal-json-sse"):
-                assert t.wall is not None and t.wall_from == "log", path.name
+                # RFC 3164 stamps print no year: it is chosen from the file's age
+                no_year = (fmt.endswith("-trad") or fmt.startswith("busybox")
+                           or fmt in ("journal-short", "journal-short-precise"))
+                assert t.wall is not None, path.name
+                assert t.wall_from == ("log-year-assumed" if no_year else "log"), path.name
             elif fmt in ("journal-short-monotonic", "journal-short-delta"):
                 assert t.uptime_s is not None, path.name
             seen += 1

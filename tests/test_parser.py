@@ -147,7 +147,7 @@ def test_journal_in_russian_locale() -> None:
     (e,) = parse_text(path.read_text())
     assert e.time.wall is not None
     assert (e.time.wall.month, e.time.wall.day, e.time.wall.hour) == (4, 28, 1)
-    assert e.time.wall_from == "log"
+    assert e.time.wall_from == "log-year-assumed"  # journalctl's short time has no year
     assert e.host == "PC"
     assert e.victim is not None
     assert (e.victim.pid, e.victim.anon_rss_kb) == (27541, 8098448)
@@ -245,3 +245,18 @@ def test_a_victim_line_cut_inside_the_name_keeps_the_kill() -> None:
     (e,) = parse_text(summary + "Out of memory: Killed process 7899 (pyth>")
     assert e.victim is not None and (e.victim.name, e.victim.uid) == ("python", 0)
     assert any("cut short before them" in m for m in e.missing)
+
+
+def test_a_syslog_time_without_a_year_says_its_year_was_assumed() -> None:
+    from datetime import datetime, timezone
+
+    from oomkit.kernel_log.prefix import parse_line
+
+    ref = datetime(2026, 11, 26, tzinfo=timezone.utc)
+    bare = parse_line("Aug 25 18:21:35 host kernel: Killed process 1 (x)", reference=ref)
+    assert bare.wall is not None and bare.wall.year == 2026
+    assert bare.wall_kind == "log-year-assumed"
+    dated = parse_line("Aug 25 18:21:35 2017 host kernel: Killed process 1 (x)", reference=ref)
+    assert dated.wall is not None and dated.wall.year == 2017 and dated.wall_kind == "log"
+    iso = parse_line("2017-08-25T18:21:35+08:00 host kernel: Killed process 1 (x)")
+    assert iso.wall_kind == "log"

@@ -69,7 +69,9 @@ class EventTime(NamedTuple):
     """When an event happened.
 
     ``wall_from`` says which clock the wall time comes from: ``log`` (a wall
-    time printed on the line by syslog or journald), ``dmesg-ctime`` (a
+    time printed on the line by syslog or journald), ``log-year-assumed`` (the same from
+    an RFC 3164 stamp, which prints no year: the year puts the line at or before its
+    file's modification time), ``dmesg-ctime`` (a
     ``dmesg -T`` time, early by the total suspend time), ``boot-offset``
     (uptime + this boot's CLOCK_REALTIME - CLOCK_MONOTONIC offset), or ``None``.
     """

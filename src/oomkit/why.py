@@ -166,8 +166,9 @@ def merge_duplicates(events: Iterable[OomEvent]) -> list[OomEvent]:
             if _same(kept, e):
                 best, other = (e, kept) if _richness(e) > _richness(kept) else (kept, e)
                 t = best.time
-                if t.wall_from != "log" and other.time.wall_from == "log":
-                    t = t._replace(wall=other.time.wall, wall_from="log")
+                if (not (t.wall_from or "").startswith("log")
+                        and (other.time.wall_from or "").startswith("log")):
+                    t = t._replace(wall=other.time.wall, wall_from=other.time.wall_from)
                 if t.uptime_s is None and other.time.uptime_s is not None:
                     t = t._replace(uptime_s=other.time.uptime_s)
                 out[i] = best._replace(time=t,
@@ -461,6 +462,12 @@ def find_kills(opts: WhyOptions, machine: Machine | None = None) -> WhyResult:
         events.extend(found)
         reports.append(rep)
     merged = absorb_unit_notes(merge_duplicates(events))
+    if not machine_logs and any(e.time.wall_from == "log-year-assumed" for e in merged):
+        # A machine's own logs keep their modification time through rotation; a copy
+        # or a paste is as new as the copy.
+        notes.append("syslog times print no year: the year shown is the one that puts each"
+                     " line before its file's last change, which may be wrong for a copied"
+                     " or pasted log")
     this_boot = victims_killed(
         e for e in merged if e.time.wall is not None and e.time.wall >= booted - timedelta(seconds=5)
     )

@@ -324,6 +324,14 @@ def _rfc3164_time(ts: str, local: tzinfo, reference: datetime | None) -> datetim
 _MISSING = object()
 
 
+def _rfc3164_kind(ts: str) -> str:
+    """``log`` when the stamp prints its year ("Nov 19 00:02:13 2026", some syslogds),
+    ``log-year-assumed`` when the year was chosen by _year_for: the one that puts the line
+    at or before the file's last change. Right for a machine's own logs (rotation keeps
+    the modification time), a guess for a pasted or copied file."""
+    return "log" if ts[-5] == " " else "log-year-assumed"
+
+
 def parse_line(
     line: str,
     *,
@@ -405,11 +413,12 @@ def parse_line(
         m = _RFC3164_LINE.match(line)
         if m:
             uptime = float(m.group("up")) if m.group("up") else None
-            stamp = _rfc3164_time(m.group("ts"), local, reference)
+            stamp_text: str = m.group("ts")
+            stamp = _rfc3164_time(stamp_text, local, reference)
             return LogLine(
-                text=line[m.end():], uptime_s=uptime, wall=stamp, raw_time=m.group("ts"),
+                text=line[m.end():], uptime_s=uptime, wall=stamp, raw_time=stamp_text,
                 host=m.group("host"), ident=m.group("ident") or m.group("ident2"),
-                wall_kind="log" if stamp else None,
+                wall_kind=_rfc3164_kind(stamp_text) if stamp else None,
             )
         # journalctl -o short-full/with-unit, then busybox/OpenWrt: tried after RFC 3164, so
         # the commonest syslog line pays nothing for them
@@ -419,11 +428,12 @@ def parse_line(
             return _tail_line(line[t.end():], t, full_time(m, local), m.group(0))
         m = _FACILITY_LINE.match(line)
         if m:
-            stamp = _rfc3164_time(m.group("ts"), local, reference)
+            stamp_text = m.group("ts")
+            stamp = _rfc3164_time(stamp_text, local, reference)
             return LogLine(
                 text=line[m.end():], uptime_s=float(m.group("up")) if m.group("up") else None,
-                wall=stamp, raw_time=m.group("ts"), host=m.group("host"), ident=m.group("ident"),
-                wall_kind="log" if stamp else None,
+                wall=stamp, raw_time=stamp_text, host=m.group("host"), ident=m.group("ident"),
+                wall_kind=_rfc3164_kind(stamp_text) if stamp else None,
             )
         m = _DECODED.match(line)
         if m:  # dmesg -x
