@@ -391,8 +391,12 @@ def test_unreclaimable_slab_caches_of_the_report_are_named() -> None:
     assert panic.slab_caches[:3] == (("kmemleak_object", 2449340), ("skbuff_head_cache", 106265),
                                      ("kmalloc-512", 94124))
     x = explain(panic)
-    (slab,) = [d for d in x.details if d.startswith("The kernel listed its unreclaimable slab")]
-    assert "Its biggest caches: kmemleak_object 2.3 GiB, skbuff_head_cache 103.8 MiB" in slab
+    # its free-area lines give the page size (4 KiB), so the slab is weighed against the RAM
+    (slab,) = [d for d in x.details if "kmemleak_object 2.3 GiB, skbuff_head_cache 103.8 MiB" in d]
+    assert "Of the 7.8 GiB of RAM, 3.0 GiB was unreclaimable kernel slab" in slab
+    unsized = explain(panic._replace(page_size_kb=None)).details  # the RAM not known in kB
+    (listed,) = [d for d in unsized if d.startswith("The kernel listed its unreclaimable slab")]
+    assert "Its biggest caches: kmemleak_object 2.3 GiB, skbuff_head_cache 103.8 MiB" in listed
     assert "or had been killed already" in x.verdict
     assert any("slabtop" in r for r in x.remedies)
     assert not any("-1000 on everything" in r for r in x.remedies)  # not what happened here

@@ -221,6 +221,8 @@ def _finish(rep: _Report) -> OomEvent:
         if row is not None:
             victim = victim._replace(uid=row.uid)
     page_kb = _page_size_kb(victim, rep.rows) if victim is not None else None
+    if page_kb is None:  # the free-area line's smallest block (records._FREE_AREA)
+        page_kb = rep.meminfo.get("page_kb")
     if victim is not None and page_kb is not None:
         for row in rep.rows:
             if row.tgid == victim.pid and row.swapents_pages is not None:

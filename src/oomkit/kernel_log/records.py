@@ -97,6 +97,11 @@ _MEM_PAGES = re.compile(r"(?<![\w-])(?P<key>slab_unreclaimable|shmem):(?P<n>\d+)
 _SLAB_ROW = re.compile(r"(?P<name>\S+)\s+(?P<used>\d+)KB\s+(?P<total>\d+)KB$")
 _HUGEPAGES = re.compile(r"hugepages_total=(?P<n>\d+) .*hugepages_size=(?P<kb>\d+)kB")
 _SWAP = re.compile(r"(?P<what>Total|Free) swap\s*=\s*(?P<kb>\d+)kB")
+# show_free_areas() (mm/page_alloc.c, mm/show_mem.c): per zone, the free blocks of every
+# order from 0, "%lu*%lukB " with K(1UL) << order: the first size is the page size
+# ("Node 0 DMA32: 12*64kB (UM) 10*128kB ..." on an arm64 kernel of 64 KiB pages).
+_FREE_AREA = re.compile(r"Node \d+ \S+: \d+\*(?P<kb>\d+)kB")
+_PAGE_SIZES = frozenset((4, 8, 16, 32, 64, 256))
 
 # Beyond this many kB a memcg limit is PAGE_COUNTER_MAX, i.e. "no limit"
 # (e.g. 9007199254740988kB on x86-64; mm/page_counter.c).
@@ -199,8 +204,8 @@ class Exiting(NamedTuple):
 
 
 class MemInfo(NamedTuple):
-    what: str  # "RAM", "reserved", "Total swap", "Free swap", "Mem-Info"
-    value: int  # pages for RAM/reserved, kB for swap, 0 for the Mem-Info marker
+    what: str  # "RAM", "reserved", "Total swap", "Free swap", "Mem-Info", "page_kb"
+    value: int  # pages for RAM/reserved, kB for swap and page_kb, 0 for the Mem-Info marker
 
 
 class MemPages(NamedTuple):
@@ -398,6 +403,10 @@ def classify(text: str) -> Record | None:
     if "hugepages_total=" in text:
         m = _HUGEPAGES.search(text)
         return HugePages(int(m.group("n")) * int(m.group("kb"))) if m else None
+    if "*" in text:
+        m = _FREE_AREA.search(text)
+        return MemInfo("page_kb", int(m.group("kb"))) if m and int(
+            m.group("kb")) in _PAGE_SIZES else None
     if text.endswith("KB"):
         m = _SLAB_ROW.match(stripped)
         return SlabCache(m.group("name"), int(m.group("total"))) if m else None
