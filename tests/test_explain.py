@@ -624,3 +624,17 @@ def test_a_slurm_jobs_kernel_report_is_raised_in_the_job_request() -> None:
     text = _remedies(job)
     assert "`#SBATCH --mem=128M`" in text and "sacct -j 4242" in text
     assert "echo" not in text
+
+
+def test_a_victim_the_reaper_could_not_reap_is_said() -> None:
+    """oom_reaper gave up on pid 132 (it held its mmap lock): its memory was not freed then."""
+    (e,) = kills("public-5.0-kdump-global-oom-reaper-unable-to-reap-linux-mm.log")
+    assert e.victim is not None and e.victim.pid == 132 and e.reaped is None
+    (note,) = [n for n in e.notes if "unable to reap" in n]
+    assert "systemd-udevd's memory" in note and "another victim" in note
+    ram = next(d for d in explain(e).details if d.startswith("The machine had 256.0 MiB of RAM"))
+    assert "131.9 MiB of it (33769 pages reserved) was set aside at boot" in ram
+    # a machine with little reserved says nothing of it
+    (other,) = [e for e in kills("public-5.8-ubuntu-global-kernlog-filerss-victim-not-trigger.log")
+                if e.victim]
+    assert not any("set aside at boot" in d for d in explain(other).details)

@@ -384,8 +384,14 @@ def explain(
                 " fast enough, or at all (kernel memory, locked or unevictable pages)."
             )
         if event.ram_pages and event.page_size_kb:
+            reserved = event.reserved_pages or 0
+            # "pages reserved" (show_mem(): totalram vs managed) is RAM the kernel set aside
+            # at boot; a crashkernel= region, large huge page pools or firmware can make it big
+            aside = (f"; {human_kb(reserved * event.page_size_kb)} of it ({reserved} pages"
+                     " reserved) was set aside at boot (the kernel itself, crashkernel=, firmware)"
+                     " and never usable" if reserved * 10 >= event.ram_pages else "")
             details.append(f"The machine had {human_kb(event.ram_pages * event.page_size_kb)} of RAM"
-                           f" ({event.ram_pages} pages RAM in the report).")
+                           f" ({event.ram_pages} pages RAM in the report){aside}.")
         if event.total_swap_kb == 0:
             details.append("The machine had no swap, so every page of anonymous memory had to stay in RAM.")
         elif event.total_swap_kb is not None and event.free_swap_kb is not None:

@@ -69,6 +69,7 @@ class _Report:
         "summary",
         "suppressed",
         "task_in",
+        "unreaped",
     )
 
     def __init__(self, first: SourceRef, first_line: LogLine, suppressed: int | None) -> None:
@@ -96,6 +97,7 @@ class _Report:
         self.panic: str | None = None
         self.exiting: r.Exiting | None = None
         self.reaped: Victim | None = None
+        self.unreaped: str | None = None  # the note of "oom_reaper: unable to reap"
 
 
 def _rows_only(rep: _Report) -> bool:
@@ -258,6 +260,8 @@ def _finish(rep: _Report) -> OomEvent:
         missing.append("task table rows")
     if rep.bad_rows:
         notes.append(f"{rep.bad_rows} task table row(s) could not be read and were skipped")
+    if rep.unreaped is not None:
+        notes.append(rep.unreaped)
     if rep.exiting is not None:
         notes.append(
             f"the chosen victim {rep.exiting.name} ({rep.exiting.pid}) was already exiting,"
@@ -417,6 +421,22 @@ class Assembler:
             assert isinstance(event, OomEvent)
             yield event
 
+    def _unreaped(self, rec: r.Unreaped) -> None:
+        note = (f"the oom_reaper could not free {rec.name}'s memory (\"unable to reap\"): for"
+                " about a second it could not take the victim's memory map lock, which the"
+                " victim held, busy in the kernel; its memory came back only when it exited,"
+                " and the next OOM could choose another victim")
+        rep = self._open
+        if rep is not None and rep.killed is not None and rep.killed.victim.pid == rec.pid:
+            rep.unreaped = note
+            return
+        for item in reversed(self._pending):
+            event = item[0]
+            assert isinstance(event, OomEvent)
+            if event.victim is not None and event.victim.pid == rec.pid:
+                item[0] = event._replace(notes=(*event.notes, note))
+                return
+
     def _reaped(self, victim: Victim) -> None:
         rep = self._open
         if rep is not None and rep.killed is not None and rep.killed.victim.pid == victim.pid:
@@ -492,6 +512,9 @@ class Assembler:
             return
         if isinstance(rec, r.Suppressed):
             self._suppressed = rec.n
+            return
+        if isinstance(rec, r.Unreaped):
+            self._unreaped(rec)
             return
         if isinstance(rec, r.Reaped):
             self._reaped(rec.victim)

@@ -75,6 +75,7 @@ _KILL = re.compile(
     r" score (?P<score>-?\d+) (?:or sacrifice child|or a child|and children)"
 )
 _SHARING = re.compile(r"Kill(?:ed)? process (?P<pid>\d+) \((?P<name>.*?)\) sharing same memory")
+_UNREAPED = re.compile(r"oom_reaper: unable to reap pid:(?P<pid>\d+) \((?P<name>.*)\)")
 _REAPED = re.compile(
     r"oom_reaper: reaped process (?P<pid>\d+) \((?P<name>.*?)\), now anon-rss:(?P<anon>\d+)kB,"
     r" file-rss:(?P<file>\d+)kB, shmem-rss:(?P<shmem>\d+)kB"
@@ -178,6 +179,15 @@ class Sharing(NamedTuple):
     name: str
 
 
+class Unreaped(NamedTuple):
+    """"oom_reaper: unable to reap pid:%d (%s)" (mm/oom_kill.c, oom_reap_task): for about a
+    second (MAX_OOM_REAP_RETRIES tries, HZ/10 apart) the reaper could not take the victim's
+    mmap lock, gave up and set MMF_OOM_SKIP, so the next OOM may choose another victim."""
+
+    pid: int
+    name: str
+
+
 class Reaped(NamedTuple):
     victim: Victim
 
@@ -229,7 +239,7 @@ class SlabCache(NamedTuple):
 
 Record = (
     Header | CpuLine | Counter | StatsFor | TaskIn | TableHeader | Row | Summary | Killed
-    | KillScore | Sharing | Reaped | Group | Suppressed | NoKillable | Panic | Exiting | MemInfo
+    | KillScore | Sharing | Reaped | Unreaped | Group | Suppressed | NoKillable | Panic | Exiting | MemInfo
     | MemPages | HugePages | SlabCache
 )
 
@@ -334,7 +344,8 @@ def classify(text: str) -> Record | None:
                         shmem_rss_kb=int(m.group("shmem")),
                     )
                 )
-            return None
+            m = _UNREAPED.search(text)
+            return Unreaped(int(m.group("pid")), m.group("name")) if m else None
         if "oom_kill_process" in text:
             m = _SUPPRESSED.search(text)
             return Suppressed(int(m.group("n"))) if m else None
