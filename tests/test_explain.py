@@ -638,3 +638,22 @@ def test_a_victim_the_reaper_could_not_reap_is_said() -> None:
     (other,) = [e for e in kills("public-5.8-ubuntu-global-kernlog-filerss-victim-not-trigger.log")
                 if e.victim]
     assert not any("set aside at boot" in d for d in explain(other).details)
+
+
+def test_bashs_killed_line_before_slurms_count_is_told_not_taken_for_the_victim() -> None:
+    for name, pid, cmd in (
+            ("public-slurm-21.08-job-stderr-stepid-cgroup-bash-killed.log", 8156, "python3 main.py"),
+            ("public-slurm-21.08-job-stdout-bash-killed-single-space.log", 24509, "memgrab -s 10")):
+        (e,) = kills(name)
+        assert e.victim is None and e.slurm is not None
+        (note,) = e.notes
+        assert f"bash reported pid {pid} Killed" in note and cmd in note
+        assert any(d.startswith(f"Bash reported pid {pid}") for d in explain(e).details)
+    # far from Slurm's count, or with no count after it, a bash line tells nothing
+    lines = [f"/var/spool/slurmd/job00938/slurm_script: line 15: {900 + i} Killed x" for i in range(3)]
+    assert parse_text("\n".join(lines) + "\n") == []
+    far = ["/var/spool/slurmd/job00938/slurm_script: line 15: 24509 Killed memgrab"] + [
+        f"[{i}.000000] Killed process {i} (x)" for i in range(1, 12)] + [
+        "slurmstepd: error: Detected 1 oom-kill event(s) in StepId=938.batch cgroup."]
+    (note_only,) = [e for e in parse_text("\n".join(far) + "\n") if e.slurm]
+    assert note_only.notes == ()

@@ -16,7 +16,14 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 
 from oomkit.kernel_log import records as r
-from oomkit.kernel_log.slurm import is_slurm_note, note_event, read_note, same_step
+from oomkit.kernel_log.slurm import (
+    BASH_NEAR,
+    bash_killed,
+    is_slurm_note,
+    note_event,
+    read_note,
+    same_step,
+)
 from oomkit.kernel_log.systemd_units import UnitNotes, is_unit_note
 from oomkit.kernel_log.task_rows import read_headerless, read_row
 from oomkit.kernel_log.userspace import UserspaceTracker, may_be_userspace
@@ -370,6 +377,7 @@ class Assembler:
         self._suppressed: int | None = None
         self._user = UserspaceTracker()
         self._units = UnitNotes()
+        self._bash: tuple[int, str] | None = None  # (record number, note) of a bash "Killed"
 
     def _repeated(self, event: OomEvent) -> bool:
         """Fold another signal to the same victim into the pending kill; False if none."""
@@ -461,11 +469,18 @@ class Assembler:
         if is_slurm_note(line):
             note = read_note(line)
             if note is not None:
-                event = note_event(line, note, ref)
+                bash = self._bash if self._bash and self._records - self._bash[0] <= BASH_NEAR else None
+                event = note_event(line, note, ref, bash[1] if bash else None)
+                self._bash = None
                 self._records += 1
                 if not self._recounted(event):
                     self._pending.append([event, self._records + _REAPER_WINDOW])
                 return self._ready()
+        if line.ident is None and ": line " in line.text:
+            said = bash_killed(line)
+            if said is not None:
+                self._bash = (self._records, said)
+                return []
         if may_be_userspace(line):
             user, repeat = self._user.feed(line, ref)
             if user is not None:

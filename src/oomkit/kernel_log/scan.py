@@ -104,6 +104,7 @@ _REGEXES = [
     rb"(?:Total|Free) swap\s+=",
     rb"\d+KB +\d+KB",  # "Unreclaimable slab info:" rows: "kmalloc-512  87024KB  94124KB"
     rb"\[\s*\d+\]\s+-?\d+\s+\d+\s+\d+\s+\d+",  # dump_tasks() rows
+    rb": line \d+: +\d+ Killed ",  # bash: a batch script's child killed (kernel_log/slurm.py)
     rb"Node \d+ \S+: \d+\*\d+kB",  # show_free_areas(): its first block size is the page size
 ]
 # A line that ends in a blank: a mail client's soft line break (RFC 3676 "format=flowed":

@@ -15,6 +15,11 @@ a number. The count is that of the step's cgroup (memory.events ``oom_kill`` on 
 v2, memory.oom_control on v1), which counts the processes of the cgroup that any OOM kill
 took: its own limit, most often, or the node's memory as a whole. A later note of the same
 step repeats the count so far (3, then 4, then 5): one event per step, the largest count.
+
+A batch script's bash reports a child killed by a signal on stderr, the same file (bash
+jobs.c, notify_of_job_status: "<script>: line N: <pid> Killed <command>"). SIGKILL is what
+the OOM killer sends, so such a line just before Slurm's count is told with it, as what
+the log says: not taken for the victim, which only the kernel's report names.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ _DETECTED = re.compile(
 # slurmd's and slurmstepd's own log files: "[2026-09-14T17:14:38.784] error: ...", the
 # node's local time without its zone (src/common/log.c): kept as printed, no wall time.
 _STAMP = re.compile(r"^\[(?P<t>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)\] ")
+_BASH_KILLED = re.compile(r": line \d+: +(?P<pid>\d+) Killed +(?P<cmd>\S.*?)\s*$")
+# How many selected lines before Slurm's count a bash "Killed" line may be.
+BASH_NEAR = 8
 _MISSING = (
     "the kernel's report of the kill (only Slurm's count of it is in this log): victim,"
     " sizes and limit; they are in the compute node's kernel log",
@@ -57,7 +65,17 @@ def read_note(line: LogLine) -> SlurmNote | None:
                      stamp.group("t") if stamp else None)
 
 
-def note_event(line: LogLine, note: SlurmNote, ref: SourceRef) -> OomEvent:
+def bash_killed(line: LogLine) -> str | None:
+    """A bash "Killed" line as a note for the Slurm count after it, or None."""
+    m = _BASH_KILLED.search(line.text) if "Killed" in line.text else None
+    if m is None:
+        return None
+    return (f"bash reported pid {m.group('pid')} Killed (by SIGKILL, as the OOM killer kills)"
+            f" just before: {m.group('cmd')[:200]}")
+
+
+def note_event(line: LogLine, note: SlurmNote, ref: SourceRef,
+               bash: str | None = None) -> OomEvent:
     """The kills a note counts, as one event: the kernel killed, Slurm only counted."""
     time = EventTime(raw=line.raw_time or note.raw_time, uptime_s=line.uptime_s,
                      wall=line.wall, wall_from=line.wall_kind, boot_id=line.boot_id)
@@ -71,6 +89,7 @@ def note_event(line: LogLine, note: SlurmNote, ref: SourceRef) -> OomEvent:
         message="slurmstepd: Detected oom-kill event(s)",
         host=line.host,
         missing=_MISSING,
+        notes=(bash,) if bash else (),
     )
 
 
