@@ -276,3 +276,18 @@ def test_the_free_area_line_tells_the_page_size() -> None:
     assert rows[1428] == 2053 and panic.ram_pages == 31744  # 128.3 MiB, 1.9 GiB at 64 KiB
     assert classify("Node 0 DMA: 1*4kB (U) 1*8kB (U) 0*16kB = 12kB") == MemInfo("page_kb", 4)
     assert classify("Node 0 Normal: 3*12kB 1*24kB = 60kB") is None  # no page is 12 KiB
+
+
+def test_summary_or_score_lines_alone_are_one_kill_each() -> None:
+    """`grep oom-kill:` (or a tool that keeps only those lines) leaves one summary per kill;
+    they were folded into one event, the last victim's with the first one's time."""
+    text = (KERNEL_LOGS / "local-6.18-memcg-v1-ratelimited-17kills-dmesg.log").read_text()
+    summaries = [line for line in text.splitlines() if "oom-kill:" in line]
+    events = parse_text("\n".join(summaries) + "\n")
+    assert len(summaries) == 11 and len(events) == 11
+    assert [e.victim.pid for e in events if e.victim] == [
+        int(line.split(",pid=")[1].split(",")[0]) for line in summaries]
+    assert all(e.time.raw and e.time.raw in s for e, s in zip(events, summaries, strict=True))
+    scored = (KERNEL_LOGS / "public-4.14-amzn2-docker-memcg-dmesg-T-grep.log").read_text()
+    scores = [line for line in scored.splitlines() if " score " in line and "ill process" in line]
+    assert len(parse_text("\n".join(scores) + "\n")) == len(scores) == 2

@@ -599,8 +599,14 @@ class Assembler:
         elif isinstance(rec, r.TableHeader):
             rep.columns = rec.columns
         elif isinstance(rec, r.Summary):
+            if rep.summary is not None:
+                # A report prints one summary: another is the next kill's, its other lines
+                # filtered out (`grep oom-kill:`) or ratelimited.
+                rep = self._start(line, ref)
             rep.summary = rec
         elif isinstance(rec, r.KillScore):
+            if rep.score is not None:
+                rep = self._start(line, ref)
             rep.score = rec
         elif isinstance(rec, r.MemInfo):
             rep.meminfo.setdefault(rec.what, rec.value)
