@@ -10,7 +10,7 @@ from oomkit.explain import explain
 from oomkit.explain_accounting import rss_beyond_charge
 from oomkit.kernel_log import parse_stream, parse_text
 from oomkit.kernel_log.systemd_units import noted_only
-from oomkit.models import OomEvent
+from oomkit.models import Killer, OomEvent
 from oomkit.owner import owner_of
 from oomkit.units import human_kb
 from tests.conftest import KERNEL_LOGS, fixture_logs
@@ -657,3 +657,41 @@ def test_bashs_killed_line_before_slurms_count_is_told_not_taken_for_the_victim(
         "slurmstepd: error: Detected 1 oom-kill event(s) in StepId=938.batch cgroup."]
     (note_only,) = [e for e in parse_text("\n".join(far) + "\n") if e.slurm]
     assert note_only.notes == ()
+
+
+def test_an_earlyoom_kill_that_did_not_take_is_not_called_a_kill() -> None:
+    """earlyoom waits for its victim: "process N did not exit", "kill failed: Timer expired"."""
+    for name in ("public-earlyoom-1.9-status-bullets-did-not-exit-kill-failed.log",
+                 "public-earlyoom-1.8-journal-nohost-did-not-exit-twice.log"):
+        (e,) = events(name)
+        assert e.victim_exited is False
+        x = explain(e)
+        assert x.verdict.startswith("earlyoom tried to kill") and "did not exit" in x.verdict
+        assert x.headline == "earlyoom could not kill"
+        assert any("SIGKILL limits" in r for r in x.remedies)
+    gone = [e for e in events("public-earlyoom-1.2-stdout-killing-with-signal.log")
+            if e.victim_exited]
+    assert gone and "exited 1.9 s after the signal" in " ".join(explain(gone[0]).details)
+
+
+def test_systemd_oomd_kills_known_from_systemds_note_or_without_a_reason() -> None:
+    from oomkit.why import absorb_unit_notes, merge_duplicates
+
+    (note,) = events("public-systemd-pid1-oomd-killed-service-note-only.log")
+    assert note.killer is Killer.SYSTEMD_OOMD and note.units == ("copr-dist-git.service",)
+    assert "killed every process of the unit copr-dist-git.service" in explain(note).verdict
+    marked = events("public-systemd-oomd-marked-no-reason-user-manager-note.log")
+    (kill,) = absorb_unit_notes(merge_duplicates(marked))  # systemd-oomd's line and the note
+    assert kill.reason is None and kill.memcg and kill.memcg.endswith("0ae8dde6.scope")
+    assert "systemd counted 2104 processes killed in the unit" in kill.notes
+    assert "due to" not in explain(kill).verdict
+    assert any("reason" in m for m in kill.missing)
+
+
+def test_a_systemd_oomd_swap_kill_is_told_in_sizes_with_its_own_remedy() -> None:
+    e = events("public-systemd-oomd-journal-swap-used-total-4kills.log")[0]
+    x = explain(e)
+    assert ("due to memory used 15.0 GiB of 15.3 GiB (97%) and swap used 1.8 GiB of 2.0 GiB"
+            " (92%), both more than 90.00%") in x.verdict
+    assert any("SwapUsedLimit=" in r for r in x.remedies)
+    assert not any("ManagedOOMMemoryPressureLimit" in r for r in x.remedies)

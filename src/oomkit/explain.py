@@ -10,6 +10,7 @@ refuses, mode 2 refuses past CommitLimit; memory.high never OOM-kills.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta, timezone
 from typing import NamedTuple
 
@@ -202,6 +203,8 @@ def _choice(event: OomEvent) -> list[str]:
 def headline(event: OomEvent) -> str:
     """The one-line title of an event; cheap (lists show it without the full explanation)."""
     if event.kind is EventKind.USERSPACE_KILL:
+        if event.victim_exited is False:
+            return f"{event.killer.value} could not kill"
         return f"killed by {event.killer.value}"
     if event.kind is EventKind.PANIC:
         return "kernel panic on out-of-memory"
@@ -588,19 +591,60 @@ def _alone(event: OomEvent) -> bool:
             and all(t.tgid == v.pid or t.pid == v.pid for t in event.tasks))
 
 
+# oomd-manager.c's swap kill: "memory used (%"PRIu64") / total (%"PRIu64") and swap used
+# (%"PRIu64") / total (%"PRIu64") being more than %.2f%%", in bytes
+_OOMD_SWAP = re.compile(
+    r"memory used \((\d+)\) / total \((\d+)\) and swap used \((\d+)\) / total \((\d+)\)"
+    r" being more than ([\d.]+%)")
+
+
+def _oomd_reason(reason: str) -> str:
+    """systemd-oomd's reason, its byte counts in words."""
+    m = _OOMD_SWAP.match(reason)
+    if m is None:
+        return reason
+    mem, total, swap, swap_total = (int(m.group(i)) // 1024 for i in range(1, 5))
+    def share(a: int, b: int) -> str:
+        return f"{human_kb(a)} of {human_kb(b)}" + (f" ({a * 100 // b}%)" if b else "")
+    return (f"memory used {share(mem, total)} and swap used {share(swap, swap_total)}, both"
+            f" more than {m.group(5)}")
+
+
 def _userspace(event: OomEvent, who: str, owner: Owner | None) -> Explanation:
     killer = event.killer.value
     details: list[str] = []
     remedies: list[str] = []
     if event.killer is Killer.SYSTEMD_OOMD:
-        verdict = (
-            f"systemd-oomd killed every process of the cgroup {event.memcg}{_owner_words(owner)}"
-            f" due to {event.reason}. The kernel OOM killer was not involved."
-        )
+        swap = (event.reason or "").startswith("memory used")  # oomd-manager.c: the swap kill
+        where = (f"the cgroup {event.memcg}{_owner_words(owner)}" if event.memcg
+                 else f"the unit {event.units[0]}" if event.units else "a cgroup")
+        why = f" due to {_oomd_reason(event.reason)}" if event.reason else ""
+        verdict = (f"systemd-oomd killed every process of {where}{why}. The kernel OOM killer"
+                   " was not involved.")
+        details.extend(event.notes)
         remedies.append(
+            "This was a swap kill (ManagedOOMSwap=kill on a slice above the cgroup): systemd-oomd"
+            " kills the cgroup using the most swap once both memory and swap use pass"
+            " SwapUsedLimit= of oomd.conf (90% by default). Add swap or memory, or exempt the unit with"
+            " ManagedOOMPreference=avoid or omit, if the kill was not wanted."
+            if swap else
             "systemd-oomd acts on ManagedOOMMemoryPressure=/ManagedOOMSwap= of the slice:"
             " exempt the unit with ManagedOOMPreference=avoid or omit, or raise"
             " ManagedOOMMemoryPressureLimit=, if the kill was not wanted."
+        )
+    elif event.killer is Killer.EARLYOOM and event.victim_exited is False:
+        verdict = (
+            f"earlyoom tried to kill {who}: available memory and free swap fell below its"
+            f" thresholds, but the process did not exit within earlyoom's wait after the"
+            " signal (earlyoom logged \"kill failed\"); it was still running then."
+        )
+        if event.reason:
+            details.append(event.reason)
+        remedies.append(
+            "A process that outlives SIGTERM (it handles or ignores the signal, or is stuck in"
+            " the kernel, state D in ps) goes only by SIGKILL: earlyoom sends SIGKILL once"
+            " memory and swap fall below its SIGKILL limits (the second values of -m and -s,"
+            " half the first by default); see why it did not exit before raising them."
         )
     elif event.killer is Killer.EARLYOOM:
         verdict = (
@@ -609,6 +653,9 @@ def _userspace(event: OomEvent, who: str, owner: Owner | None) -> Explanation:
         )
         if event.reason:
             details.append(event.reason)
+        if event.victim_exited:
+            details.append(next((n[0].upper() + n[1:] + "." for n in event.notes
+                                 if n.startswith("it exited")), "It exited."))
         remedies.append(
             "Steer earlyoom with --avoid/--prefer regexes or oom_score_adj (it follows"
             " /proc/PID/oom_score), or lower its -m/-s thresholds."

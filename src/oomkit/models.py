@@ -207,6 +207,9 @@ class OomEvent(NamedTuple):
     message: str | None = None  # the victim line prefix: "Out of memory", "Memory cgroup out of memory"
     panic_message: str | None = None
     reason: str | None = None  # userspace killers: why they acted, as they printed it
+    # Whether the victim exited after the signal, where the killer says (earlyoom:
+    # "process N exited after S seconds" / "process N did not exit"); None: not said
+    victim_exited: bool | None = None
     suppressed_headers: int | None = None  # "oom_kill_process: N callbacks suppressed"
     missing: tuple[str, ...] = ()  # what a partial report lacks, in words
     notes: tuple[str, ...] = ()  # facts about the record (e.g. early-5.4 pgtables unit bug)

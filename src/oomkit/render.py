@@ -102,6 +102,7 @@ def event_dict(k: KillReport, tz: tzinfo | None = None) -> dict[str, Any]:
         "tasks_skipped": e.tasks_skipped,
         "units": list(e.units),
         "slurm": e.slurm._asdict() if e.slurm is not None else None,
+        "victim_exited": e.victim_exited,
         "page_size_kb": e.page_size_kb,
         "owner": _owner(k.owner or k.task_owner),
         "task_owner": _owner(k.task_owner),

@@ -188,13 +188,15 @@ _NOTE_SLACK_S = 5
 
 def absorb_unit_notes(events: list[OomEvent]) -> list[OomEvent]:
     """A kernel report and systemd's note of the same kill are one kill: the note's units
-    go on the report. A note stays only if no report near it in time has its unit in its
-    cgroup paths (systemd_units.py)."""
+    go on the report; systemd-oomd's line and systemd's note of its kill likewise. A note
+    stays only if no report near it in time has its unit in its cgroup paths
+    (systemd_units.py)."""
     if not any(noted_only(e) for e in events):
         return events
     buckets: dict[int | None, list[int]] = {}
     for i, e in enumerate(events):
-        if e.victim is not None and e.killer is Killer.KERNEL:
+        if (e.victim is not None and e.killer is Killer.KERNEL) or (
+                e.killer is Killer.SYSTEMD_OOMD and e.memcg is not None):
             sec = int(e.time.wall.timestamp()) if e.time.wall is not None else None
             buckets.setdefault(sec, []).append(i)
     out = list(events)
@@ -207,12 +209,13 @@ def absorb_unit_notes(events: list[OomEvent]) -> list[OomEvent]:
             int(wall.timestamp()) + d for d in range(-_NOTE_SLACK_S, _NOTE_SLACK_S + 1)]
         if wall is not None:
             keys.append(None)  # a report without a wall time cannot contradict it
-        for i in (i for k in keys for i in buckets.get(k, ())):
+        for i in (i for k in keys for i in buckets.get(k, ()) if i != n):
             e = out[i]
             parts = {c for p in (e.memcg, e.task_memcg) if p for c in p.split("/")}
-            if note.units[0] in parts:
+            if note.killer is e.killer and note.units[0] in parts:
                 units = tuple(dict.fromkeys((*e.units, *note.units)))
-                out[i] = e._replace(units=units, also_seen_in=(*e.also_seen_in, note.source))
+                out[i] = e._replace(units=units, also_seen_in=(*e.also_seen_in, note.source),
+                                    notes=(*e.notes, *note.notes))
                 gone.add(n)
                 break
     return [e for n, e in enumerate(out) if n not in gone]

@@ -24,9 +24,9 @@ from oomkit.kernel_log.slurm import (
     read_note,
     same_step,
 )
-from oomkit.kernel_log.systemd_units import UnitNotes, is_unit_note
+from oomkit.kernel_log.systemd_units import UnitNotes, is_unit_note, oomd_note
 from oomkit.kernel_log.task_rows import read_headerless, read_row
-from oomkit.kernel_log.userspace import UserspaceTracker, may_be_userspace
+from oomkit.kernel_log.userspace import UserspaceTracker, earlyoom_outcome, may_be_userspace
 from oomkit.models import (
     EventKind,
     EventTime,
@@ -398,6 +398,30 @@ class Assembler:
                 return True
         return False
 
+    def _exited(self, pid: int, exited: bool, how: str) -> None:
+        """earlyoom's word on whether its last victim went: the latest signal's counts."""
+        for item in reversed(self._pending):
+            kept = item[0]
+            assert isinstance(kept, OomEvent)
+            if kept.killer is Killer.EARLYOOM and kept.victim is not None and kept.victim.pid == pid:
+                notes = tuple(n for n in kept.notes if not n.startswith("it "))
+                item[0] = kept._replace(victim_exited=exited, notes=(*notes, how))
+                return
+
+    def _noted_by_systemd(self, note: OomEvent) -> bool:
+        """systemd's note of a systemd-oomd kill that systemd-oomd's own line, pending, told:
+        the note's unit and count go on that event (why.absorb_unit_notes does the same
+        across sources)."""
+        for item in reversed(self._pending):
+            kept = item[0]
+            assert isinstance(kept, OomEvent)
+            if (kept.killer is Killer.SYSTEMD_OOMD and kept.memcg is not None
+                    and note.units[0] in kept.memcg.split("/")):
+                item[0] = kept._replace(units=(*kept.units, *note.units),
+                                        notes=(*kept.notes, *note.notes))
+                return True
+        return False
+
     def _recounted(self, event: OomEvent) -> bool:
         """A later count of a step already pending: the largest count stays."""
         for item in reversed(self._pending):
@@ -459,7 +483,18 @@ class Assembler:
 
     def feed(self, line: LogLine, ref: SourceRef) -> list[OomEvent]:
         """Consume one decoded line; return the events it completed (usually none)."""
+        if self._user.holding:
+            held = self._user.release(line)
+            if held is not None:
+                self._records += 1
+                self._pending.append([held, self._records + _REAPER_WINDOW])
         if is_unit_note(line):
+            oomd = oomd_note(line, ref)
+            if oomd is not None:
+                self._records += 1
+                if not self._noted_by_systemd(oomd):
+                    self._pending.append([oomd, self._records + _REAPER_WINDOW])
+                return self._ready()
             noted = self._units.feed(line, ref)
             if noted:
                 self._records += 1
@@ -482,6 +517,10 @@ class Assembler:
                 self._bash = (self._records, said)
                 return []
         if may_be_userspace(line):
+            outcome = earlyoom_outcome(line)
+            if outcome is not None:
+                self._exited(*outcome)
+                return []
             user, repeat = self._user.feed(line, ref)
             if user is not None:
                 self._records += 1
@@ -625,6 +664,9 @@ class Assembler:
     def close(self) -> list[OomEvent]:
         """End of input: finish the open report and flush everything."""
         self._close()
+        held = self._user.release(None)
+        if held is not None:
+            self._pending.append([held, self._records])
         self._pending.extend([e, self._records] for e in self._units.close())
         return list(self._drain(True))
 

@@ -70,6 +70,7 @@ _LITERALS = [
     b"uid  tgid",
     b"by the OOM killer",  # systemd: "<unit>: A process of this unit has been killed by ..."
     b"'oom-kill'",  # systemd: "<unit>: Failed with result 'oom-kill'."
+    b"systemd-oomd killed",  # systemd: "<unit>: systemd-oomd killed N process(es) in this unit."
     b"oom-kill event",  # slurmstepd: "Detected 1 oom-kill event(s) in StepId=191.batch"
     b"oom_kill event",
     b'"time": ',  # dmesg --json: a record's time is on the line before its message
@@ -95,6 +96,8 @@ _LITERALS = [
     b"nohang",
     b"ow memory!",  # earlyoom "low memory!"
     b"ow Memory!",  # earlyoom 1.1 "Low Memory!"
+    b"did not exit",  # earlyoom: "process N did not exit", "process N exited after S seconds"
+    b" exited after ",
     b"Trying to kill",  # facebook oomd
     b"Killed /",  # systemd-oomd, also when a paste wrapped "due to" onto the next line
     b"Marked /",

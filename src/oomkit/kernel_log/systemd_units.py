@@ -12,8 +12,13 @@ for it. ``journalctl -u UNIT`` shows these and not the kernel's report, so they 
 the only trace of a kill in what a user pastes.
 
 "Failed with result 'oom-kill'" alone is not a kernel kill: systemd gives a unit that
-result for systemd-oomd's kills too (logged "systemd-oomd killed N process(es) in this
-unit"). Here it only joins a note of the first kind.
+result for systemd-oomd's kills too, which it logs as (src/core/unit.c, 249+)::
+
+    <unit>: systemd-oomd killed %"PRIu64" process(es) in this unit.
+
+That line is a kill of systemd-oomd's (oomd_note below): `journalctl -u UNIT` shows it and
+not systemd-oomd's own line, so it may be all a paste has. Here "Failed with result" only
+joins a note of the first kind.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from oomkit.models import EventKind, EventTime, Killer, LogLine, OomEvent, Sourc
 _UNIT = r"(?P<unit>[^\s:/]+\.(?:service|scope|slice|socket|mount|swap))"
 _NOTICE = re.compile(_UNIT + r": A process of this unit has been killed by the OOM killer\.")
 _FAILED = re.compile(_UNIT + r": Failed with result 'oom-kill'\.")
+_OOMD_KILLED = re.compile(_UNIT + r": systemd-oomd killed (?P<n>\d+) process\(es\) in this unit")
 # A note and its slices' notes come within a millisecond; the service's failure up to a
 # second or so later, once its main process is gone.
 _WINDOW_S = 3.0
@@ -35,12 +41,35 @@ _MISSING = ("the kernel's report of the kill (only systemd's note of it is in th
 def is_unit_note(line: LogLine) -> bool:
     """Cheap test: could this be one of systemd's OOM notes?"""
     text = line.text
-    return line.ident == "systemd" and ("by the OOM killer" in text or "'oom-kill'" in text)
+    return line.ident == "systemd" and ("by the OOM killer" in text or "'oom-kill'" in text
+                                        or "systemd-oomd killed" in text)
+
+
+def oomd_note(line: LogLine, ref: SourceRef) -> OomEvent | None:
+    """systemd's note of a kill of systemd-oomd's in one of its units, as that kill."""
+    m = _OOMD_KILLED.search(line.text)
+    if m is None:
+        return None
+    n = int(m.group("n"))
+    return OomEvent(
+        killer=Killer.SYSTEMD_OOMD,
+        kind=EventKind.USERSPACE_KILL,
+        complete=False,
+        time=EventTime(raw=line.raw_time, uptime_s=line.uptime_s, wall=line.wall,
+                       wall_from=line.wall_kind, boot_id=line.boot_id),
+        source=ref,
+        units=(m.group("unit"),),
+        message="systemd: systemd-oomd killed N process(es) in this unit",
+        host=line.host,
+        missing=("systemd-oomd's own line (the cgroup path and its reason)",),
+        notes=(f"systemd counted {n} process{'' if n == 1 else 'es'} killed in the unit",),
+    )
 
 
 def noted_only(event: OomEvent) -> bool:
-    """A kill known only from systemd's notes: units, and no victim (no kernel report)."""
-    return bool(event.units) and event.victim is None
+    """A kill known only from systemd's notes: units, and neither a victim nor a cgroup
+    path (no report of the killer's own, which would name one of them)."""
+    return bool(event.units) and event.victim is None and event.memcg is None
 
 
 def _seconds(line: LogLine) -> float | None:

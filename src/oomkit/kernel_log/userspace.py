@@ -47,6 +47,9 @@ _EARLYOOM = (
     ),
 )
 _EARLYOOM_LOW = re.compile(r"(?i)low memory! at or below (?P<what>.*)")
+# After a signal earlyoom waits for the victim to go (kill.c, kill_wait): 10 s after SIGTERM
+_EARLYOOM_EXIT = re.compile(
+    r"process (?P<pid>\d+) (?:(?P<exited>exited) after (?P<s>[\d.]+) seconds|did not exit)")
 _OOMD_SYSTEMD = re.compile(
     r"(?:Killed|Marked) (?P<cgroup>/\S+)(?: for killing)?(?: due to (?P<reason>.*))?$"
 )
@@ -76,6 +79,7 @@ _IDENTS = {
 _MARKERS = (
     "sending SIG", "illing process", "due to memory", "oomd kill:", "lowmemorykiller",
     "corrective action", "ow memory!", "Low Memory!", "Trying to kill",
+    "did not exit", " exited after ",  # earlyoom: whether the victim went
 )
 _MARKER_RE = re.compile("|".join(re.escape(m) for m in _MARKERS))
 # Written to /dev/kmsg by Android's driver, facebook oomd, or forwarded by journald.
@@ -138,6 +142,19 @@ def _int(value: str | None) -> int | None:
     return int(value) if value is not None and value.lstrip("-").isdecimal() else None
 
 
+def earlyoom_outcome(line: LogLine) -> tuple[int, bool, str] | None:
+    """(pid, exited, how) from earlyoom's "process N exited after S seconds" or "process N
+    did not exit" (then "kill failed: Timer expired"), or None."""
+    if (line.ident or "earlyoom") != "earlyoom" or " exit" not in line.text:
+        return None
+    m = _EARLYOOM_EXIT.search(line.text)
+    if m is None:
+        return None
+    if m.group("exited"):
+        return int(m.group("pid")), True, f"it exited {m.group('s')} s after the signal"
+    return int(m.group("pid")), False, "it did not exit within earlyoom's wait (kill failed)"
+
+
 class UserspaceTracker:
     """Turns userspace killers' lines into events; keeps the little context they need."""
 
@@ -161,6 +178,7 @@ class UserspaceTracker:
             m = _DUE_TO.match(text)
             if m:
                 return _oomd_event(wline, wref, m.group("reason"), cgroup), False
+            self._oomd_wrapped = (wline, wref, cgroup)  # release() gives it: not wrapped
         if ident.startswith("nohang"):
             return self._feed_nohang(line, ref), False
         m = _EARLYOOM_LOW.search(text)
@@ -193,6 +211,22 @@ class UserspaceTracker:
                 missing=("memory breakdown (the low memory killer logs none)",),
             ), False
         return None, False
+
+    def release(self, line: LogLine | None) -> OomEvent | None:
+        """The held systemd-oomd line (a kill with no "due to" on it) as an event of unknown
+        reason, unless ``line`` carries its "due to" (a paste wrapped there); None (the end
+        of the input) releases it too."""
+        if self._oomd_wrapped is None or (line is not None and _DUE_TO.match(line.text)):
+            return None
+        wline, wref, cgroup = self._oomd_wrapped
+        self._oomd_wrapped = None
+        return _event(Killer.SYSTEMD_OOMD, wline, wref, None, reason=None, memcg=cgroup,
+                      missing=("systemd-oomd's reason (not on its line: cut short, or left out"
+                               " by whoever pasted it)",))
+
+    @property
+    def holding(self) -> bool:
+        return self._oomd_wrapped is not None
 
     def _earlyoom(
         self, m: re.Match[str], line: LogLine, ref: SourceRef
