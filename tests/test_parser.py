@@ -291,3 +291,17 @@ def test_summary_or_score_lines_alone_are_one_kill_each() -> None:
     scored = (KERNEL_LOGS / "public-4.14-amzn2-docker-memcg-dmesg-T-grep.log").read_text()
     scores = [line for line in scored.splitlines() if " score " in line and "ill process" in line]
     assert len(parse_text("\n".join(scores) + "\n")) == len(scores) == 2
+
+
+def test_dmesg_T_with_the_day_before_the_month() -> None:
+    """fr_FR's dmesg -T puts the day first: "[dim. 19 avril 18:03:30 2026]" (a public
+    report's line); the month-first form and the other locales' stay as they were."""
+    from oomkit.kernel_log.prefix import parse_line
+
+    for stamp, day, month in (("[dim. 19 avril 18:03:30 2026]", 19, 4),
+                              ("[Thu Nov 26 14:35:19 2026]", 26, 11),
+                              ("[mer. déc. 17 11:32:14 2025]", 17, 12)):
+        line = parse_line(f"{stamp} Out of memory: Killed process 1 (x)")
+        assert line.wall is not None and (line.wall.day, line.wall.month) == (day, month)
+        assert line.text == "Out of memory: Killed process 1 (x)"
+        assert line.wall_kind == "dmesg-ctime"

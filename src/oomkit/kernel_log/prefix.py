@@ -108,8 +108,11 @@ _UPTIME = re.compile(r"\[\s*(\d+\.\d+)\]\s?")
 _CALLER = re.compile(r"\[\s*([TC]\d+)\]\s?")
 _LEVEL = re.compile(r"<(\d{1,3})>")
 _DECODED = re.compile(r"[a-z]+\s*:[a-z]+\s*: ")  # dmesg -x "kern  :info  : "
+# dmesg -T: "[Thu Nov 26 14:35:19 2026]", the month before the day; some locales put the
+# day first ("[dim. 19 avril 18:03:30 2026]", fr_FR).
 _CTIME = re.compile(
-    r"\[(?:\S+\s+)?(\S+)\s+(\d{1,2})\s+(\d{1,2}):(\d\d):(\d\d)\s+(\d{4})\]\s?"
+    r"\[(?:\S+\s+)?(?:(?P<mon>\S+)\s+(?P<day>\d{1,2})|(?P<day2>\d{1,2})\s+(?P<mon2>\S+))"
+    r"\s+(?P<h>\d{1,2}):(?P<mi>\d\d):(?P<s>\d\d)\s+(?P<y>\d{4})\]\s?"
 )
 _RELTIME = re.compile(r"\[(\S+?)\s?(\d{1,2})\s+(\d{1,2}):(\d\d)\]\s?")
 _DELTA = re.compile(r"\[\s*([+<>=])\s*(\d+\.\d+)(?:\s*<\s*\d+\.\d+>)?\]\s?")
@@ -466,12 +469,12 @@ def _dmesg(body: str, line: str, local: tzinfo) -> LogLine:
         return LogLine(text=text, uptime_s=uptime, raw_time=raw, ident="kernel")
     m = _CTIME.match(body)
     if m:
-        month = month_number(m.group(1))
+        month = month_number(m.group("mon") or m.group("mon2"))
         if month:
             try:
                 wall = datetime(
-                    int(m.group(6)), month, int(m.group(2)), int(m.group(3)),
-                    int(m.group(4)), int(m.group(5)), tzinfo=local,
+                    int(m.group("y")), month, int(m.group("day") or m.group("day2")),
+                    int(m.group("h")), int(m.group("mi")), int(m.group("s")), tzinfo=local,
                 )
             except ValueError:
                 wall = None
