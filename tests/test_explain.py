@@ -695,3 +695,22 @@ def test_a_systemd_oomd_swap_kill_is_told_in_sizes_with_its_own_remedy() -> None
             " (92%), both more than 90.00%") in x.verdict
     assert any("SwapUsedLimit=" in r for r in x.remedies)
     assert not any("ManagedOOMMemoryPressureLimit" in r for r in x.remedies)
+
+
+def test_a_rootless_podman_container_is_raised_as_its_user() -> None:
+    """crun puts a rootless container's processes in .../libpod-<id>.scope/container: the
+    limit on the scope is the container's own, not one "above the victim's cgroup"."""
+    (e,) = events("local-6.18-memcg-v1-3tasks-adj500-dmesg.log")
+    scope = ("/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-"
+             "fffd37123f33f09b0d26b19bdb5012786a5ebf28c905e436ec5ca1dbf188bcea.scope")
+    rootless = e._replace(memcg=scope, task_memcg=scope + "/container")
+    owner = owner_of(scope)
+    assert owner is not None and (owner.kind, owner.user) == ("podman", 1000)
+    x = explain(rootless, owner=owner)
+    assert any("run as uid 1000 (a rootless container: not with sudo)" in r for r in x.remedies)
+    assert not any("above the victim's own cgroup" in d for d in x.details)
+    # a pod's limit above its container's is still said
+    (pod,) = [e for e in kills("public-5.15-aks-cgroupv2-k8s-burstable-pod-syslog.log") if e.victim]
+    assert pod.memcg != pod.task_memcg
+    assert any("above the victim's own cgroup" in d
+               for d in explain(pod, owner=owner_of(pod.memcg)).details)

@@ -155,7 +155,8 @@ def _choice(event: OomEvent) -> list[str]:
         " fastest grower."
     )
     parent, own = event.memcg, event.task_memcg
-    if event.global_oom is False and parent and own and own.startswith(parent.rstrip("/") + "/"):
+    if (event.global_oom is False and parent and own and own.startswith(parent.rstrip("/") + "/")
+            and _short(parent) != _short(own)):  # not a runtime's own sub-cgroup (".../container")
         # mem_cgroup_scan_tasks() walks the whole subtree of the cgroup that hit its limit.
         out.append(
             f"The limit was that of {_short(parent)}, above the victim's own cgroup"

@@ -74,9 +74,11 @@ def limit_remedy(
         )
     if owner is not None and owner.kind in ("docker", "podman") and owner.container:
         tool = owner.kind
+        rootless = (f", run as uid {owner.user} (a rootless container: not with sudo)"
+                    if owner.user is not None else "")
         return (
             f"Raise the container's limit: `{tool} update --memory {bigger} --memory-swap"
-            f" {bigger} {owner.container}` (or --memory at `{tool} run`){above}."
+            f" {bigger} {owner.container}`{rootless} (or --memory at `{tool} run`){above}."
         )
     if owner is not None and owner.kind == "oomkit-job" and owner.unit:
         return (

@@ -136,9 +136,11 @@ def owner_of(path: str | None) -> Owner | None:
         if m and (m.group("kind") or (len(parts) >= 2 and parts[-2] == "docker")):
             runtime = _RUNTIME.get(m.group("kind") or "docker", "docker")
             cid = m.group("id")
+            user = _USER_SERVICE.search(path)  # rootless: under the user's manager
             return Owner(
                 kind=runtime, name=f"{runtime} container {cid[:12]}", container_id=cid,
                 container=cid[:12], unit=part if part.endswith(".scope") else None,
+                user=int(user.group("uid")) if user else None,
             )
     user_uid = None
     m = _USER_SERVICE.search(path) or _USER_SLICE.search(path)
