@@ -11,6 +11,7 @@ import pytest
 from oomkit.owner import owner_of
 
 TASK = "f209da7f990b45b585488946f0eec404"
+APPS = "/user.slice/user-1000.slice/user@1000.service/app.slice"
 CID = "15e20c7f5997947ffa3adb2b2bff199eea61004e29501677c53751b2c549bb15"
 
 
@@ -25,6 +26,19 @@ CID = "15e20c7f5997947ffa3adb2b2bff199eea61004e29501677c53751b2c549bb15"
     ("/system.slice/nginx.service", "systemd-unit", "nginx.service"),
     ("/user.slice/user-1000.slice/session-3.scope", "user-session", "session-3.scope of uid 1000"),
     ("/lxc.payload.web1", "lxc", "LXC container web1"),
+    # desktop apps (systemd.io/DESKTOP_ENVIRONMENTS; unit names from public reports)
+    (f"{APPS}/app-gnome-google\\x2dchrome-11396.scope", "systemd-user-unit",
+     "app google-chrome (user 1000)"),
+    (f"{APPS}/app-flatpak-org.mozilla.firefox-4321.scope", "systemd-user-unit",
+     "Flatpak app org.mozilla.firefox (user 1000)"),
+    (f"{APPS}/app-org.wezfurlong.wezterm@a00df830.service", "systemd-user-unit",
+     "app org.wezfurlong.wezterm (user 1000)"),
+    (f"{APPS}/snap.firefox.firefox-fbdb6139-4d31-451e-b845-96e8c89993e5.scope",
+     "systemd-user-unit", "snap firefox (user 1000)"),
+    (f"{APPS}/app-org.gnome.Terminal.slice/vte-spawn-dbb4a75e-031f-480d-924b-5de5af7579d2.scope",
+     "systemd-user-unit", "a GNOME Terminal tab (user 1000)"),
+    (f"{APPS[:-10]}/session.slice/pipewire.service", "systemd-user-unit",
+     "pipewire.service (user 1000)"),
     # Proxmox VE: the limit on /lxc/<vmid>, processes in /lxc/<vmid>/ns (pve-container LXC.pm)
     ("/lxc/703", "lxc", "LXC container 703"),
     ("/lxc/703/ns/system.slice/pulse.service", "lxc", "pulse.service in LXC container 703"),
@@ -78,3 +92,8 @@ def test_a_unit_inside_a_container_keeps_the_container() -> None:
     assert owner is not None and (owner.container, owner.unit) == ("703", "pulse.service")
     bare = owner_of("/lxc/703/ns")
     assert bare is not None and (bare.container, bare.unit) == ("703", None)
+
+
+def test_an_apps_unit_is_kept_for_the_remedy() -> None:
+    owner = owner_of(f"{APPS}/app-gnome-firefox-1234.scope")
+    assert owner is not None and owner.unit == "app-gnome-firefox-1234.scope"

@@ -70,6 +70,13 @@ _ECS = re.compile(
 _USER_SLICE = re.compile(r"user-(?P<uid>\d+)\.slice")
 _USER_SERVICE = re.compile(r"user@(?P<uid>\d+)\.service")
 _UNIT = re.compile(r"[^/]+\.(?:service|scope|socket|mount|swap|slice)$")
+# Desktop apps' units (systemd.io/DESKTOP_ENVIRONMENTS): "app[-<launcher>]-<ApplicationID>
+# [@<RANDOM>].service" and "app[-<launcher>]-<ApplicationID>-<RANDOM>.scope", a "-" inside
+# a part escaped as \x2d; snapd's "snap.<snap>.<app>-<uuid>.scope"; a terminal's tab.
+_APP = re.compile(
+    r"^app-(?:(?P<launcher>[^-.]+)-)?(?P<id>[^-@]+)(?:@[^.]*\.service|-[^-]+\.scope|\.service)$")
+_SNAP = re.compile(r"^snap\.(?P<snap>[^.]+)\.(?P<app>[^.]+?)(?:-[0-9a-f-]{36})?\.(?:scope|service)$")
+_SPAWN = {"vte-spawn-": "a GNOME Terminal tab", "tmux-spawn-": "a tmux window"}
 
 _RUNTIME = {
     "docker": "docker",
@@ -155,12 +162,28 @@ def owner_of(path: str | None) -> Owner | None:
             return Owner(kind="user-session", name=f"{unit} of uid {user_uid}", unit=unit,
                          user=user_uid)
         if user_uid is not None and unit != f"user@{user_uid}.service":
-            return Owner(kind="systemd-user-unit", name=f"{unit} (user {user_uid})", unit=unit,
-                         user=user_uid)
+            return Owner(kind="systemd-user-unit", name=f"{app_name(unit) or unit} (user {user_uid})",
+                         unit=unit, user=user_uid)
         return Owner(kind="systemd-unit", name=unit, unit=unit, user=user_uid)
     if user_uid is not None:
         return Owner(kind="user-session", name=f"uid {user_uid}", user=user_uid)
     return Owner(kind="cgroup", name=path)
+
+
+def app_name(unit: str) -> str | None:
+    """What a user calls a desktop app's unit: "Flatpak app org.mozilla.firefox", "snap
+    firefox", "a GNOME Terminal tab"; None for other units."""
+    for prefix, what in _SPAWN.items():
+        if unit.startswith(prefix):
+            return what
+    m = _SNAP.match(unit)
+    if m:
+        return f"snap {m.group('snap')}"
+    m = _APP.match(unit)
+    if m is None:
+        return None
+    app = re.sub(r"\\x([0-9a-fA-F]{2})", lambda x: chr(int(x.group(1), 16)), m.group("id"))
+    return f"Flatpak app {app}" if m.group("launcher") == "flatpak" else f"app {app}"
 
 
 def _slurm_owner(m: re.Match[str]) -> Owner:
