@@ -714,3 +714,12 @@ def test_a_rootless_podman_container_is_raised_as_its_user() -> None:
     assert pod.memcg != pod.task_memcg
     assert any("above the victim's own cgroup" in d
                for d in explain(pod, owner=owner_of(pod.memcg)).details)
+
+
+def test_a_pods_own_limit_is_said_to_be_the_sum_of_its_containers() -> None:
+    (pod,) = [e for e in kills("public-5.15-aks-cgroupv2-k8s-burstable-pod-syslog.log") if e.victim]
+    text = _remedies(pod)
+    assert "The limit hit was the pod's, the sum of its containers' limits" in text
+    ctr = pod._replace(memcg=pod.task_memcg)  # the container's own limit
+    assert "Raise resources.limits.memory of that container" in _remedies(ctr)
+    assert "the sum of its containers" not in _remedies(ctr)

@@ -93,6 +93,15 @@ def limit_remedy(
                 " if it really needs more.")
     if owner is not None and owner.kind in ("lxc", "slurm", "nomad"):
         return _scheduler_remedy(event, owner, limit, above)
+    if owner is not None and owner.kind == "kubernetes" and owner.container_id is None:
+        # The pod's cgroup: its limit is the sum of its containers' (kubelet, pod-level
+        # resources), so a container without its own lower limit filled the pod's.
+        return (
+            "The limit hit was the pod's, the sum of its containers' limits: raise"
+            " resources.limits.memory of the container that grew (most often the victim's) in the pod"
+            " spec, and its request with it, if it really needs more; the kubelet reports this"
+            " as OOMKilled."
+        )
     if owner is not None and owner.kind == "kubernetes":
         return (
             "Raise resources.limits.memory of that container in the pod spec (and the request"
