@@ -13,7 +13,7 @@ what it lacks in ``missing`` rather than filling gaps.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from oomkit.kernel_log import records as r
 from oomkit.kernel_log.slurm import (
@@ -462,23 +462,23 @@ class Assembler:
         if rep is not None and rep.killed is not None and rep.killed.victim.pid == rec.pid:
             rep.unreaped = note
             return
-        for item in reversed(self._pending):
-            event = item[0]
-            assert isinstance(event, OomEvent)
-            if event.victim is not None and event.victim.pid == rec.pid:
-                item[0] = event._replace(notes=(*event.notes, note))
-                return
+        self._amend(rec.pid, lambda e: e._replace(notes=(*e.notes, note)))
 
     def _reaped(self, victim: Victim) -> None:
         rep = self._open
         if rep is not None and rep.killed is not None and rep.killed.victim.pid == victim.pid:
             rep.reaped = victim
             return
+        self._amend(victim.pid, lambda e: e._replace(reaped=victim))
+
+    def _amend(self, pid: int | None, change: Callable[[OomEvent], OomEvent]) -> None:
+        """Change the latest pending event whose victim is ``pid`` (the reaper's lines come
+        after the report they belong to is finished)."""
         for item in reversed(self._pending):
             event = item[0]
             assert isinstance(event, OomEvent)
-            if event.victim is not None and event.victim.pid == victim.pid:
-                item[0] = event._replace(reaped=victim)
+            if event.victim is not None and event.victim.pid == pid:
+                item[0] = change(event)
                 return
 
     def feed(self, line: LogLine, ref: SourceRef) -> list[OomEvent]:
