@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,26 @@ def test_a_public_mail_quoted_report_keeps_its_table() -> None:
 
 
 assert KERNEL_LOGS.exists()
+
+
+def test_talos_vmware_and_cloud_logging_prefixes_give_time_and_names() -> None:
+    """Prefixes not of a syslog: their time was lost and glued onto the trigger's name
+    ("10.1.1.2: kern: warning: [2022-...Z]: containerd-shim")."""
+    talos = _events(KERNEL_LOGS / "public-5.x-talos-talosctl-dmesg-node-prefix-excerpt.log")
+    kill = next(e for e in talos if e.victim)
+    assert kill.time.wall == datetime(2022, 1, 25, 10, 30, 46, 464137, tzinfo=timezone.utc)
+    assert kill.time.wall_from == "dmesg-ctime" and kill.host == "10.1.1.2"
+    assert len(kill.tasks) == 4
+    header = next(e for e in talos if e.trigger)
+    assert header.trigger is not None and header.trigger.name == "containerd-shim"
+    vm = _events(KERNEL_LOGS / "public-4.19-photon-vmware-log-guest-console-memcg-kill.log")
+    kill = next(e for e in vm if e.victim)
+    # VMware's stamp is when it wrote a batch of lines: not the kill's time
+    assert kill.time.wall is None and kill.time.uptime_s == 39261111.880992
+    assert len(kill.tasks) == 3 and kill.victim is not None and kill.victim.score == 1858
+    header = next(e for e in vm if e.trigger)
+    assert header.trigger is not None and header.trigger.name == "node"
+    gke = _events(KERNEL_LOGS / "public-4.19-gke-cloud-logging-copy-headers-only.log")
+    assert len(gke) == 8 and all(e.trigger and e.trigger.name == "containerd" for e in gke)
+    assert gke[0].time.wall == datetime(2020, 6, 25, 9, 57, 22, 729902, tzinfo=timezone.utc)
+    assert gke[0].time.wall_from == "log"

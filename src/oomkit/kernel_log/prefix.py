@@ -157,6 +157,18 @@ _MONO = re.compile(
 )
 # journalctl -o short-unix: "1795693741.105803 host ident: " (seconds since the epoch, UTC).
 _UNIX = re.compile(r"(\d{9,11})\.(\d{6})(?= )")
+# Rarer prefixes, tried only once no common format matched:
+# `talosctl dmesg`: "<node>: kern:    info: [2022-01-25T10:30:46.461243566Z]: <message>",
+# kmsg's stamp turned into a wall time from the boot time (dmesg -T's caveat);
+_TALOS = re.compile(
+    r"(?P<host>[^\s:]+): (?P<fac>[a-z]+): +[a-z]+: \[(?P<iso>\d{4}-\d\d-\d\dT[\d:.]+Z)\]: ")
+# a copy out of Google Cloud Logging: "A 2020-06-25T09:57:22.729902Z <message> ", a
+# severity letter and the entry's time;
+_CLOUD_LOGGING = re.compile(r"[A-Z] (?P<iso>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) ")
+# a VMware guest's console in vmware.log: "2023-12-04T10:49:30.108Z In(05) vcpu-5 - Guest:
+# <6>[39261111.880871] <message>", whose time is when VMware wrote a batch of the guest's
+# lines (one time spans hours of their stamps): only the kernel's own stamp is kept.
+_VMWARE_GUEST = re.compile(r" In\(\d+\) vcpu-\d+ - Guest: (?:<\d>)?")
 # journalctl -o short-full and -o with-unit: "Thu 2026-11-26 11:49:01 UTC host ident: ".
 # The zone is strftime's %Z: UTC/GMT, a numeric "+03" where the zone has no name, or a
 # name such as CET, which is read as the local zone (like an RFC 3164 time).
@@ -382,6 +394,10 @@ def parse_line(
         if m:
             wall = _iso(m, local)
             rest = line[m.end():]
+            g = _VMWARE_GUEST.match(rest) if rest.startswith(" In(") else None
+            if g:
+                text, uptime, raw = _strip_kernel_stamp(rest[g.end():])
+                return LogLine(text=text, uptime_s=uptime, raw_time=raw, ident="kernel")
             t = _SYSLOG_TAIL.match(rest)
             if t:  # RFC 3339 syslog (rsyslog) or journalctl -o short-iso
                 return _tail_line(rest[t.end():], t, wall, m.group(0))
@@ -448,6 +464,18 @@ def parse_line(
                 text=line[m.end():], uptime_s=float(m.group(1)), raw_time=m.group(1),
                 host=m.group(2), ident=m.group(3) or m.group(6),
             )
+    m = _TALOS.match(line) or _CLOUD_LOGGING.match(line)
+    if m:
+        ts = _ISO_RE.fullmatch(m.group("iso"))
+        wall = _iso(ts, local) if ts else None
+        talos = m.re is _TALOS
+        text, uptime, _ = _strip_kernel_stamp(line[m.end():].rstrip())
+        return LogLine(
+            text=text, uptime_s=uptime, wall=wall, raw_time=m.group("iso"),
+            host=m.group("host") if talos else None,
+            ident="kernel" if not talos or m.group("fac") == "kern" else m.group("fac"),
+            wall_kind=("dmesg-ctime" if talos else "log") if wall else None,
+        )
     m = _GREP.match(line)
     if m and m.end() < len(line):
         # Only here, once no format has matched: it costs the common lines nothing.
