@@ -613,6 +613,8 @@ def test_slurms_counts_are_kills_of_their_job_step() -> None:
     assert "5 OOM kills" in explain(grown).verdict
     steps = kills("public-slurm-21.08-srun-stderr-two-steps.log")
     assert sorted(e.slurm.step for e in steps if e.slurm) == ["0", "batch"]
+    # srun's "task 0: Out Of Memory" after the .0 step's count names its node
+    assert {e.slurm.step: e.host for e in steps if e.slurm} == {"0": "o0616", "batch": None}
     (old,) = kills("public-slurm-old-step-cgroup-two-kills.log")
     assert old.slurm is not None and old.slurm[:3] == ("3756240", "batch", 2)
 
@@ -648,7 +650,7 @@ def test_bashs_killed_line_before_slurms_count_is_told_not_taken_for_the_victim(
         assert e.victim is None and e.slurm is not None
         (note,) = e.notes
         assert f"bash reported pid {pid} Killed" in note and cmd in note
-        assert any(d.startswith(f"Bash reported pid {pid}") for d in explain(e).details)
+        assert any(d.startswith(f"bash reported pid {pid}") for d in explain(e).details)
     # far from Slurm's count, or with no count after it, a bash line tells nothing
     lines = [f"/var/spool/slurmd/job00938/slurm_script: line 15: {900 + i} Killed x" for i in range(3)]
     assert parse_text("\n".join(lines) + "\n") == []

@@ -573,7 +573,7 @@ def _slurm_note(event: OomEvent) -> Explanation:
     details = [
         "Slurm's count is that of the step's cgroup: a kill when the whole node ran out of"
         " memory counts too, though on a node shared by jobs that is rarer.",
-        *(n[0].upper() + n[1:] + "." for n in event.notes),  # bash's "Killed" line
+        *event.notes,  # bash's "Killed" line, srun's "Out Of Memory"
     ]
     remedies = [
         limit_remedy(event, slurm_step(job, step), None, None),

@@ -23,6 +23,7 @@ from oomkit.kernel_log.slurm import (
     note_event,
     read_note,
     same_step,
+    srun_oom,
 )
 from oomkit.kernel_log.systemd_units import UnitNotes, is_unit_note, oomd_note
 from oomkit.kernel_log.task_rows import read_headerless, read_row
@@ -422,6 +423,17 @@ class Assembler:
                 return True
         return False
 
+    def _srun(self, node: str, ranks: str) -> None:
+        """srun's "task N: Out Of Memory": the node of the latest Slurm count pending."""
+        for item in reversed(self._pending):
+            kept = item[0]
+            assert isinstance(kept, OomEvent)
+            if kept.slurm is not None and kept.victim is None:
+                if kept.host is None:
+                    note = f"srun: task {ranks} on node {node} ended Out Of Memory"
+                    item[0] = kept._replace(host=node, notes=(*kept.notes, note))
+                return
+
     def _recounted(self, event: OomEvent) -> bool:
         """A later count of a step already pending: the largest count stays."""
         for item in reversed(self._pending):
@@ -511,6 +523,11 @@ class Assembler:
                 if not self._recounted(event):
                     self._pending.append([event, self._records + _REAPER_WINDOW])
                 return self._ready()
+        if line.ident is None and "srun: " in line.text:
+            ran = srun_oom(line)
+            if ran is not None:
+                self._srun(*ran)
+                return []
         if line.ident is None and ": line " in line.text:
             said = bash_killed(line)
             if said is not None:

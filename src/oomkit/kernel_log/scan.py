@@ -73,6 +73,7 @@ _LITERALS = [
     b"systemd-oomd killed",  # systemd: "<unit>: systemd-oomd killed N process(es) in this unit."
     b"oom-kill event",  # slurmstepd: "Detected 1 oom-kill event(s) in StepId=191.batch"
     b"oom_kill event",
+    b": Out Of Memory",  # srun: "srun: error: node7: task 0: Out Of Memory"
     b'"time": ',  # dmesg --json: a record's time is on the line before its message
     b'"fac": ',  # dmesg --json -x: the facility, two lines before
     # journalctl -o verbose: an entry's header (its time) and the fields a message takes

@@ -36,6 +36,9 @@ _DETECTED = re.compile(
 # slurmd's and slurmstepd's own log files: "[2026-09-14T17:14:38.784] error: ...", the
 # node's local time without its zone (src/common/log.c): kept as printed, no wall time.
 _STAMP = re.compile(r"^\[(?P<t>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)\] ")
+# srun's word on a task the step's OOM ended (src/srun: "srun: error: %s: task%s %s: %s",
+# node, ranks, "Out Of Memory"): names the node the kill happened on.
+_SRUN_OOM = re.compile(r"srun: error: (?P<node>[^\s:]+): tasks? (?P<ranks>[\d,-]+): Out Of Memory")
 _BASH_KILLED = re.compile(r": line \d+: +(?P<pid>\d+) Killed +(?P<cmd>\S.*?)\s*$")
 # How many selected lines before Slurm's count a bash "Killed" line may be.
 BASH_NEAR = 8
@@ -72,6 +75,12 @@ def bash_killed(line: LogLine) -> str | None:
         return None
     return (f"bash reported pid {m.group('pid')} Killed (by SIGKILL, as the OOM killer kills)"
             f" just before: {m.group('cmd')[:200]}")
+
+
+def srun_oom(line: LogLine) -> tuple[str, str] | None:
+    """(node, ranks) from srun's "task N: Out Of Memory", or None."""
+    m = _SRUN_OOM.search(line.text) if "Out Of Memory" in line.text else None
+    return (m.group("node"), m.group("ranks")) if m else None
 
 
 def note_event(line: LogLine, note: SlurmNote, ref: SourceRef,
