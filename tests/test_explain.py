@@ -615,6 +615,8 @@ def test_slurms_counts_are_kills_of_their_job_step() -> None:
     assert sorted(e.slurm.step for e in steps if e.slurm) == ["0", "batch"]
     # srun's "task 0: Out Of Memory" after the .0 step's count names its node
     assert {e.slurm.step: e.host for e in steps if e.slurm} == {"0": "o0616", "batch": None}
+    (zero,) = [e for e in steps if e.slurm and e.slurm.step == "0"]
+    assert any("compute node o0616:" in r for r in explain(zero).remedies)
     (old,) = kills("public-slurm-old-step-cgroup-two-kills.log")
     assert old.slurm is not None and old.slurm[:3] == ("3756240", "batch", 2)
 

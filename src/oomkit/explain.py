@@ -577,8 +577,9 @@ def _slurm_note(event: OomEvent) -> Explanation:
     ]
     remedies = [
         limit_remedy(event, slurm_step(job, step), None, None),
-        "The kernel's report (victim, sizes, limit) is in the compute node's kernel log:"
-        " `oomkit why` run there, or ask the cluster's administrators for it.",
+        f"The kernel's report (victim, sizes, limit) is in the kernel log of the compute node"
+        f"{f' {event.host}' if event.host else ''}: `oomkit why` run there, or ask the cluster's"
+        " administrators for it.",
     ]
     return Explanation(headline(event), verdict, tuple(details), tuple(remedies))
 
