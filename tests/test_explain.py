@@ -727,3 +727,27 @@ def test_a_pods_own_limit_is_said_to_be_the_sum_of_its_containers() -> None:
     ctr = pod._replace(memcg=pod.task_memcg)  # the container's own limit
     assert "Raise resources.limits.memory of that container" in _remedies(ctr)
     assert "the sum of its containers" not in _remedies(ctr)
+
+
+def test_an_oom_of_the_nodes_a_cpuset_allowed_is_not_the_machines() -> None:
+    """A container pinned to a node of only a Movable zone: 124 GiB free there, and the
+    kernel's non-movable allocation could not use it (Feng Tang's report)."""
+    (e,) = [e for e in kills("public-5.8-cpuset-movable-only-node-docker-lkml-patch.log")
+            if e.victim]
+    assert e.constraint == "CONSTRAINT_CPUSET" and e.mems_allowed == "4"
+    x = explain(e)
+    assert x.headline == "NUMA nodes 4 (cpuset) out of memory"
+    assert "not the whole machine's" in x.verdict and "whole machine ran out" not in x.verdict
+    assert any("cpuset-mems" in r for r in x.remedies)
+    assert not any(r.startswith("Add RAM") or "overcommit" in r for r in x.remedies)
+    assert any("among the processes allowed there" in d for d in x.details)
+
+
+def test_panic_on_oom_2_on_a_memcg_oom_that_looks_global() -> None:
+    """3.10 dumps the machine's Mem-Info before panicking with panic_on_oom=2, even for a
+    memcg OOM: only the call trace (mem_cgroup_oom_synchronize) says whose it was."""
+    (e,) = events("public-3.10-memcg-compulsory-panic-on-oom-looks-global-linux-mm.log")
+    assert e.global_oom is False
+    x = explain(e)
+    assert x.verdict.startswith("A memory cgroup reached its limit and the kernel panicked")
+    assert "panic_on_oom=2 panics on every OOM" in x.verdict

@@ -147,7 +147,10 @@ def _choice(event: OomEvent) -> list[str]:
         return []  # nothing was compared; the verdict says why this process
     v = event.victim
     out = []
-    scope = ("that cgroup" if event.global_oom is False else "the machine" if event.global_oom
+    nodes = constrained_nodes(event)
+    scope = ("that cgroup" if event.global_oom is False
+             else f"the {nodes}, among the processes allowed there" if nodes is not None
+             else "the machine" if event.global_oom
              else "the cgroup or machine that ran out")  # a cut report may not say which
     out.append(
         f"The kernel picks the process with the highest badness in {scope}: its RSS + swap +"
@@ -201,6 +204,23 @@ def _choice(event: OomEvent) -> list[str]:
     return out
 
 
+# The constraints of an OOM outside any memory cgroup that is not the whole machine's
+# (mm/oom_kill.c, constrained_alloc): the allocation could use only some NUMA nodes.
+_NODE_CONSTRAINTS = {"CONSTRAINT_CPUSET": "cpuset", "CONSTRAINT_MEMORY_POLICY": "memory policy"}
+
+
+def constrained_nodes(event: OomEvent) -> str | None:
+    """"NUMA nodes 4 (cpuset)" for an OOM of only the nodes a cpuset or a memory policy
+    allowed, else None."""
+    how = _NODE_CONSTRAINTS.get(event.constraint or "")
+    if how is None:
+        return None
+    t = event.trigger
+    nodes = (t.nodemask if how == "memory policy" and t is not None and t.nodemask
+             and t.nodemask != "(null)" else event.mems_allowed)
+    return f"NUMA nodes {nodes} ({how})" if nodes else f"some NUMA nodes ({how})"
+
+
 def headline(event: OomEvent) -> str:
     """The one-line title of an event; cheap (lists show it without the full explanation)."""
     if event.kind is EventKind.USERSPACE_KILL:
@@ -215,6 +235,9 @@ def headline(event: OomEvent) -> str:
         return "OOM killer forced by sysrq"
     if event.global_oom is False:
         return f"cgroup limit hit: {event.memcg or 'a memory cgroup'}"
+    nodes = constrained_nodes(event)
+    if nodes is not None:
+        return f"{nodes} out of memory"
     if event.global_oom:
         return "machine out of memory"
     if noted_only(event):
@@ -289,6 +312,19 @@ def explain(
             if not event.slab_caches:  # with them, the kernel's memory is the matter
                 remedies.append(
                     "Leave killable processes: do not set oom_score_adj -1000 on everything.")
+        elif "compulsory" in msg:
+            # check_panic_on_oom() (mm/oom_kill.c): "compulsory" is panic_on_oom=2, which
+            # panics on every OOM, a cgroup's limit included; "system-wide" is 1, which
+            # panics only when the whole machine ran out.
+            which = ("a memory cgroup reached its limit" if event.global_oom is False else
+                     "the whole machine ran out of memory" if event.global_oom
+                     else "an OOM occurred (a cgroup's limit or the machine's memory: the log"
+                     " does not say which)")
+            verdict = (
+                f"{which[0].upper()}{which[1:]} and the kernel panicked instead of killing a"
+                f" process, because vm.panic_on_oom=2 panics on every OOM, cgroup limits"
+                f" included ({msg})."
+            )
         else:
             verdict = (
                 "The machine ran out of memory and the kernel panicked instead of killing a"
@@ -415,25 +451,16 @@ def explain(
                 " is not in the log, so a cpuset or NUMA memory policy that ran out (rare) cannot"
                 " be ruled out."
             )
-        if event.constraint in ("CONSTRAINT_CPUSET", "CONSTRAINT_MEMORY_POLICY"):
+        nodes = constrained_nodes(event)
+        if nodes is not None:
             verdict = (
-                f"The kernel OOM killer killed {who} because the NUMA nodes this allocation was"
-                " allowed to use (cpuset or memory policy) ran out of memory."
+                f"The kernel OOM killer killed {who} because the memory of the {nodes} that"
+                " this allocation was allowed to use ran out; not the whole machine's, whose"
+                " other nodes may have had memory free."
             )
-        if event.total_swap_kb == 0:
-            remedies.append(
-                "Add swap (a swap file or zram) so rarely used memory can leave RAM:"
-                " `fallocate -l 4G /swapfile && chmod 600 /swapfile && mkswap /swapfile &&"
-                " swapon /swapfile`."
-            )
-        remedies.append(own_cgroup_remedy(event))
-        remedies.append("Add RAM, or run fewer memory-hungry jobs at once.")
-        remedies.append(
-            "If you would rather have allocations fail than processes killed, strict"
-            " accounting (`sysctl vm.overcommit_memory=2`) refuses memory commitments beyond"
-            " CommitLimit (swap + RAM x overcommit_ratio%); programs then see malloc fail and"
-            " must handle it. Mode 1 does the opposite: it never refuses."
-        )
+            remedies.extend(_node_remedies(event))
+        else:
+            remedies.extend(_machine_remedies(event))
     else:
         verdict = (
             f"The kernel OOM killer killed {who}." if event.victim is not None else
@@ -582,6 +609,40 @@ def _slurm_note(event: OomEvent) -> Explanation:
         " administrators for it.",
     ]
     return Explanation(headline(event), verdict, tuple(details), tuple(remedies))
+
+
+def _machine_remedies(event: OomEvent) -> list[str]:
+    out = []
+    if event.total_swap_kb == 0:
+        out.append(
+            "Add swap (a swap file or zram) so rarely used memory can leave RAM:"
+            " `fallocate -l 4G /swapfile && chmod 600 /swapfile && mkswap /swapfile &&"
+            " swapon /swapfile`."
+        )
+    out.append(own_cgroup_remedy(event))
+    out.append("Add RAM, or run fewer memory-hungry jobs at once.")
+    out.append(
+        "If you would rather have allocations fail than processes killed, strict"
+        " accounting (`sysctl vm.overcommit_memory=2`) refuses memory commitments beyond"
+        " CommitLimit (swap + RAM x overcommit_ratio%); programs then see malloc fail and"
+        " must handle it. Mode 1 does the opposite: it never refuses."
+    )
+    return out
+
+
+def _node_remedies(event: OomEvent) -> list[str]:
+    """Widen the nodes the allocation may use; more RAM elsewhere does not help it."""
+    if event.constraint == "CONSTRAINT_CPUSET":
+        first = ("Give the cpuset more memory nodes (cpuset.mems of its cgroup: `docker run"
+                 " --cpuset-mems`, systemd's AllowedMemoryNodes=), or move the job to nodes with"
+                 " memory free; a node with only a Movable zone serves only movable allocations"
+                 " (the header's gfp_mask says which this was).")
+    else:
+        first = ("Relax the memory policy (`numactl --membind` binds, `--preferred` falls back"
+                 " to other nodes; set_mempolicy/mbind in the program), or give the bound nodes"
+                 " more free memory.")
+    return [first, "Adding RAM or swap elsewhere in the machine does not help an allocation"
+                   " bound to these nodes."]
 
 
 def _alone(event: OomEvent) -> bool:

@@ -171,6 +171,9 @@ class OomEvent(NamedTuple):
     victim: Victim | None = None
     trigger: Trigger | None = None
     constraint: str | None = None
+    # The NUMA nodes the allocating task could use (the summary's mems_allowed=), which a
+    # cpuset OOM ran out of; with a memory policy the header's nodemask= says them
+    mems_allowed: str | None = None
     memcg: str | None = None  # the cgroup whose limit was hit (oom_memcg)
     task_memcg: str | None = None  # the victim's own cgroup
     global_oom: bool | None = None  # True: whole machine (RAM+swap) was out of memory

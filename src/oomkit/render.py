@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
+from oomkit.explain import constrained_nodes
 from oomkit.models import EventKind, EventTime, MemcgCounters, OomEvent, TaskRow, Victim
 from oomkit.procmodels import Owner
 from oomkit.timeconv import local_tz
@@ -103,6 +104,7 @@ def event_dict(k: KillReport, tz: tzinfo | None = None) -> dict[str, Any]:
         "units": list(e.units),
         "slurm": e.slurm._asdict() if e.slurm is not None else None,
         "victim_exited": e.victim_exited,
+        "mems_allowed": e.mems_allowed,
         "page_size_kb": e.page_size_kb,
         "owner": _owner(k.owner or k.task_owner),
         "task_owner": _owner(k.task_owner),
@@ -205,6 +207,9 @@ def _where(k: KillReport) -> str:
             return f"{owner.name}, {e.memcg}{lim}"
         name = owner.name if owner is not None and owner.kind != "cgroup" else e.memcg
         return f"cgroup {name}{lim}"
+    nodes = constrained_nodes(e)
+    if nodes is not None:
+        return nodes
     if e.global_oom:
         return "whole machine"
     if e.memcg:

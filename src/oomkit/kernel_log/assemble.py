@@ -67,6 +67,7 @@ class _Report:
         "killed_line",
         "kind",
         "loose",
+        "memcg_frame",
         "meminfo",
         "panic",
         "reaped",
@@ -106,6 +107,7 @@ class _Report:
         self.exiting: r.Exiting | None = None
         self.reaped: Victim | None = None
         self.unreaped: str | None = None  # the note of "oom_reaper: unable to reap"
+        self.memcg_frame = False  # the call trace went through the memcg OOM path
 
 
 def _rows_only(rep: _Report) -> bool:
@@ -311,6 +313,8 @@ def _finish(rep: _Report) -> OomEvent:
         or rep.task_in is not None
     ):
         global_oom = False
+    if global_oom is None and rep.memcg_frame:
+        global_oom = False  # the call trace says so (records.MemcgFrame)
     if global_oom is None and "Mem-Info" in rep.meminfo and rep.stats_for is None:
         # show_mem() runs only for OOMs outside a memory cgroup (dump_header()).
         global_oom = True
@@ -331,6 +335,7 @@ def _finish(rep: _Report) -> OomEvent:
         victim=victim,
         trigger=trigger,
         constraint=constraint,
+        mems_allowed=summary.mems_allowed if summary is not None else None,
         memcg=memcg,
         task_memcg=task_memcg,
         global_oom=global_oom,
@@ -642,7 +647,9 @@ class Assembler:
             if type(rec) is r.Row:  # the tail of a table whose header is cut off
                 rep.loose.append(rec)
                 return
-        if isinstance(rec, r.CpuLine):
+        if isinstance(rec, r.MemcgFrame):
+            rep.memcg_frame = True
+        elif isinstance(rec, r.CpuLine):
             if rep.cpu is None:
                 rep.cpu = rec
         elif isinstance(rec, r.Counter):

@@ -200,6 +200,13 @@ class Suppressed(NamedTuple):
     n: int
 
 
+class MemcgFrame(NamedTuple):
+    """A call-trace frame of the memory controller's OOM path (mem_cgroup_out_of_memory,
+    mem_cgroup_oom_synchronize): the OOM was a cgroup's, even where the report looks global
+    (with panic_on_oom=2, 3.10's check_panic_on_oom() dumps the machine's Mem-Info and no
+    memcg lines before it panics)."""
+
+
 class NoKillable(NamedTuple):
     pass
 
@@ -239,7 +246,8 @@ class SlabCache(NamedTuple):
 
 Record = (
     Header | CpuLine | Counter | StatsFor | TaskIn | TableHeader | Row | Summary | Killed
-    | KillScore | Sharing | Reaped | Unreaped | Group | Suppressed | NoKillable | Panic | Exiting | MemInfo
+    | KillScore | Sharing | Reaped | Unreaped | MemcgFrame | Group | Suppressed | NoKillable | Panic
+    | Exiting | MemInfo
     | MemPages | HugePages | SlabCache
 )
 
@@ -349,9 +357,13 @@ def classify(text: str) -> Record | None:
         if "oom_kill_process" in text:
             m = _SUPPRESSED.search(text)
             return Suppressed(int(m.group("n"))) if m else None
+        if "mem_cgroup_oom_synchronize+" in text:
+            return MemcgFrame()
         if "oom.group" in text:
             m = _GROUP.search(text)
             return Group(m.group("path")) if m else None
+    if "mem_cgroup_out_of_memory+" in text:
+        return MemcgFrame()
     if "Kernel panic" in text:
         m = _PANIC.search(text)
         if m:

@@ -46,6 +46,8 @@ _LITERALS = [
     b"oom-kill:",
     b"oom_reaper",
     b"oom_kill_process",
+    b"mem_cgroup_out_of_memory+",  # a memcg OOM's call trace (records.MemcgFrame)
+    b"mem_cgroup_oom_synchronize+",
     b"oom.group",
     b"Killed process",
     b"no killable",
