@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from oomkit.explain import explain
+from oomkit.explain import explain, fragmentation
 from oomkit.explain_accounting import rss_beyond_charge
 from oomkit.kernel_log import parse_stream, parse_text
 from oomkit.kernel_log.systemd_units import noted_only
@@ -751,3 +751,19 @@ def test_panic_on_oom_2_on_a_memcg_oom_that_looks_global() -> None:
     x = explain(e)
     assert x.verdict.startswith("A memory cgroup reached its limit and the kernel panicked")
     assert "panic_on_oom=2 panics on every OOM" in x.verdict
+
+
+def test_a_high_order_request_without_a_free_block_that_large_is_fragmentation() -> None:
+    """order=2 on a 128 GB host: both Normal zones had only 4 and 8 KiB free blocks."""
+    (e,) = kills("public-4.4-ubuntu-kvm-host-order2-fragmentation-syslog-forum.log")
+    assert e.trigger is not None and e.trigger.order == 2
+    x = explain(e)
+    assert "16 KiB of contiguous memory could not be served" in x.verdict
+    assert "whole machine ran out" not in x.verdict
+    assert any("no Normal zone had a free block that large" in d and "8 KiB or less" in d
+               for d in x.details)
+    assert any("compaction_proactiveness" in r for r in x.remedies)
+    # an order-0 request, or a zone with such a block left, is not fragmentation
+    assert fragmentation(e._replace(trigger=e.trigger._replace(order=0))) is None
+    roomy = tuple((z, (*c[:2], 1, *c[3:])) for z, c in e.free_areas)
+    assert fragmentation(e._replace(free_areas=roomy)) is None

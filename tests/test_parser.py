@@ -265,7 +265,7 @@ def test_a_syslog_time_without_a_year_says_its_year_was_assumed() -> None:
 def test_the_free_area_line_tells_the_page_size() -> None:
     """show_free_areas() prints each zone's free blocks from order 0, whose size is the
     page size: the only place a report without a victim line says it (arm64, 64 KiB)."""
-    from oomkit.kernel_log.records import MemInfo, classify
+    from oomkit.kernel_log.records import FreeArea, classify
 
     path = KERNEL_LOGS / "public-5.4-arm64-64k-pages-global-panic-on-oom-cma-blog.log"
     with path.open("rb") as f:
@@ -274,7 +274,8 @@ def test_the_free_area_line_tells_the_page_size() -> None:
     panic = next(e for e in events if e.kind is EventKind.PANIC)
     rows = {t.pid: t.rss_pages for t in panic.tasks}
     assert rows[1428] == 2053 and panic.ram_pages == 31744  # 128.3 MiB, 1.9 GiB at 64 KiB
-    assert classify("Node 0 DMA: 1*4kB (U) 1*8kB (U) 0*16kB = 12kB") == MemInfo("page_kb", 4)
+    assert classify("Node 0 DMA: 1*4kB (U) 1*8kB (U) 0*16kB = 12kB") == FreeArea(
+        "Node 0 DMA", 4, (1, 1, 0))
     assert classify("Node 0 Normal: 3*12kB 1*24kB = 60kB") is None  # no page is 12 KiB
 
 

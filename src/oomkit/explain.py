@@ -196,7 +196,7 @@ def _choice(event: OomEvent) -> list[str]:
             "order=-1 means the OOM killer was forced from sysrq (Alt+SysRq+F or"
             " `echo f > /proc/sysrq-trigger`), not by a failed allocation."
         )
-    if t is not None and t.order is not None and t.order > 0:
+    if t is not None and t.order is not None and t.order > 0 and fragmentation(event) is None:
         out.append(
             f"The request was order {t.order} ({2 ** t.order} contiguous pages): such requests"
             " can fail from fragmentation even with free memory."
@@ -459,6 +459,16 @@ def explain(
                 " other nodes may have had memory free."
             )
             remedies.extend(_node_remedies(event))
+        elif (frag := fragmentation(event)) is not None:
+            verdict = (
+                f"The kernel OOM killer killed {who} because a request for"
+                f" {frag[0]} of contiguous memory could not be served: the free memory was in"
+                " pieces too small (fragmented)."
+            )
+            details.insert(0, frag[1])
+            remedies.extend(_fragmentation_remedies())
+            remedies.append("With less memory in use there is more to compact: add RAM, or"
+                            " run fewer memory-hungry jobs at once.")
         else:
             remedies.extend(_machine_remedies(event))
     else:
@@ -609,6 +619,43 @@ def _slurm_note(event: OomEvent) -> Explanation:
         " administrators for it.",
     ]
     return Explanation(headline(event), verdict, tuple(details), tuple(remedies))
+
+
+def fragmentation(event: OomEvent) -> tuple[str, str] | None:
+    """(block size, the evidence) when a request of order 1-3 (larger ones never call the
+    OOM killer: PAGE_ALLOC_COSTLY_ORDER, mm/page_alloc.c) found no free block that large in
+    any Normal zone of the report's free-area lines; None otherwise."""
+    t = event.trigger
+    page_kb = event.page_size_kb or 4
+    normal = [(zone, counts) for zone, counts in event.free_areas if zone.endswith(" Normal")]
+    if t is None or not t.order or t.order < 1 or not normal:
+        return None
+    order = t.order
+    if any(sum(counts[order:]) for _, counts in normal):
+        return None
+    free_kb = sum(n * page_kb << i for _, counts in normal for i, n in enumerate(counts))
+    largest = max((i for _, counts in normal for i, n in enumerate(counts) if n), default=None)
+    size = human_kb(page_kb << order)
+    pieces = (f"all in blocks of {human_kb(page_kb << largest)} or less" if largest is not None
+              else "none")
+    return size, (
+        f"The request was order {order} ({2 ** order} contiguous pages, {size}), and no Normal"
+        f" zone had a free block that large ({', '.join(z for z, _ in normal)}): their"
+        f" {human_kb(free_kb)} of free memory was {pieces}. Reclaim and compaction could not"
+        f" make a {size} block in time."
+    )
+
+
+def _fragmentation_remedies() -> list[str]:
+    return [
+        "Let the kernel compact memory before such requests come: `sysctl"
+        " vm.compaction_proactiveness=20` (5.9+), or `echo 1 > /proc/sys/vm/compact_memory` to"
+        " compact now; a larger vm.min_free_kbytes keeps more free memory for the kernel's own"
+        " allocations.",
+        "The report's call trace shows what asked for the contiguous block (a fork's kernel"
+        " stack, a network or driver buffer); fewer such requests, or a newer kernel, make it"
+        " rarer.",
+    ]
 
 
 def _machine_remedies(event: OomEvent) -> list[str]:

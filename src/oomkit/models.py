@@ -207,6 +207,8 @@ class OomEvent(NamedTuple):
     # The biggest caches of "Unreclaimable slab info:", (name, total kB), largest first
     slab_caches: tuple[tuple[str, int], ...] = ()
     page_size_kb: int | None = None  # derived from the victim row vs the Killed line
+    # Mem-Info's free blocks per zone and order ("Node 0 Normal", (order 0, 1, 2, ...))
+    free_areas: tuple[tuple[str, tuple[int, ...]], ...] = ()
     message: str | None = None  # the victim line prefix: "Out of memory", "Memory cgroup out of memory"
     panic_message: str | None = None
     reason: str | None = None  # userspace killers: why they acted, as they printed it

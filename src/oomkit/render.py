@@ -105,6 +105,7 @@ def event_dict(k: KillReport, tz: tzinfo | None = None) -> dict[str, Any]:
         "slurm": e.slurm._asdict() if e.slurm is not None else None,
         "victim_exited": e.victim_exited,
         "mems_allowed": e.mems_allowed,
+        "free_areas": [{"zone": z, "free_blocks": list(c)} for z, c in e.free_areas],
         "page_size_kb": e.page_size_kb,
         "owner": _owner(k.owner or k.task_owner),
         "task_owner": _owner(k.task_owner),

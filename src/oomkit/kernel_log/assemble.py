@@ -61,6 +61,7 @@ class _Report:
         "extra",
         "first",
         "first_line",
+        "free_areas",
         "group",
         "header",
         "killed",
@@ -108,6 +109,7 @@ class _Report:
         self.reaped: Victim | None = None
         self.unreaped: str | None = None  # the note of "oom_reaper: unable to reap"
         self.memcg_frame = False  # the call trace went through the memcg OOM path
+        self.free_areas: list[r.FreeArea] = []
 
 
 def _rows_only(rep: _Report) -> bool:
@@ -233,8 +235,8 @@ def _finish(rep: _Report) -> OomEvent:
         if row is not None:
             victim = victim._replace(uid=row.uid)
     page_kb = _page_size_kb(victim, rep.rows) if victim is not None else None
-    if page_kb is None:  # the free-area line's smallest block (records._FREE_AREA)
-        page_kb = rep.meminfo.get("page_kb")
+    if page_kb is None and rep.free_areas:  # the free-area line's smallest block
+        page_kb = rep.free_areas[0].page_kb
     if victim is not None and page_kb is not None:
         for row in rep.rows:
             if row.tgid == victim.pid and row.swapents_pages is not None:
@@ -336,6 +338,7 @@ def _finish(rep: _Report) -> OomEvent:
         trigger=trigger,
         constraint=constraint,
         mems_allowed=summary.mems_allowed if summary is not None else None,
+        free_areas=tuple((f.zone, f.counts) for f in rep.free_areas),
         memcg=memcg,
         task_memcg=task_memcg,
         global_oom=global_oom,
@@ -649,6 +652,8 @@ class Assembler:
                 return
         if isinstance(rec, r.MemcgFrame):
             rep.memcg_frame = True
+        elif isinstance(rec, r.FreeArea):
+            rep.free_areas.append(rec)
         elif isinstance(rec, r.CpuLine):
             if rep.cpu is None:
                 rep.cpu = rec

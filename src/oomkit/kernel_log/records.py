@@ -101,7 +101,8 @@ _SWAP = re.compile(r"(?P<what>Total|Free) swap\s*=\s*(?P<kb>\d+)kB")
 # show_free_areas() (mm/page_alloc.c, mm/show_mem.c): per zone, the free blocks of every
 # order from 0, "%lu*%lukB " with K(1UL) << order: the first size is the page size
 # ("Node 0 DMA32: 12*64kB (UM) 10*128kB ..." on an arm64 kernel of 64 KiB pages).
-_FREE_AREA = re.compile(r"Node \d+ \S+: \d+\*(?P<kb>\d+)kB")
+_FREE_AREA = re.compile(r"Node (?P<node>\d+) (?P<zone>\S+): (?P<first>\d+)\*(?P<kb>\d+)kB")
+_FREE_BLOCKS = re.compile(r"(\d+)\*\d+kB")
 _PAGE_SIZES = frozenset((4, 8, 16, 32, 64, 256))
 
 # Beyond this many kB a memcg limit is PAGE_COUNTER_MAX, i.e. "no limit"
@@ -225,6 +226,15 @@ class MemInfo(NamedTuple):
     value: int  # pages for RAM/reserved, kB for swap and page_kb, 0 for the Mem-Info marker
 
 
+class FreeArea(NamedTuple):
+    """A zone's free blocks by order (show_free_areas): "Node 0 Normal: 32272*4kB (UMEH)
+    941*8kB (UMEH) 0*16kB ..."; the first block size is the page size."""
+
+    zone: str  # "Node 0 Normal"
+    page_kb: int
+    counts: tuple[int, ...]  # free blocks of order 0, 1, 2, ...
+
+
 class MemPages(NamedTuple):
     """show_free_areas()'s machine-wide counters found in one line or record."""
 
@@ -248,7 +258,7 @@ Record = (
     Header | CpuLine | Counter | StatsFor | TaskIn | TableHeader | Row | Summary | Killed
     | KillScore | Sharing | Reaped | Unreaped | MemcgFrame | Group | Suppressed | NoKillable | Panic
     | Exiting | MemInfo
-    | MemPages | HugePages | SlabCache
+    | FreeArea | MemPages | HugePages | SlabCache
 )
 
 
@@ -428,8 +438,10 @@ def classify(text: str) -> Record | None:
         return HugePages(int(m.group("n")) * int(m.group("kb"))) if m else None
     if "*" in text:
         m = _FREE_AREA.search(text)
-        return MemInfo("page_kb", int(m.group("kb"))) if m and int(
-            m.group("kb")) in _PAGE_SIZES else None
+        if m is None or int(m.group("kb")) not in _PAGE_SIZES:
+            return None
+        counts = tuple(int(n) for n in _FREE_BLOCKS.findall(text, m.start("first")))
+        return FreeArea(f"Node {m.group('node')} {m.group('zone')}", int(m.group("kb")), counts)
     if text.endswith("KB"):
         m = _SLAB_ROW.match(stripped)
         return SlabCache(m.group("name"), int(m.group("total"))) if m else None

@@ -11,6 +11,7 @@ from oomkit.models import (
     Killer,
     MemcgCounters,
     OomEvent,
+    SlurmStep,
     SourceRef,
     TaskRow,
     Trigger,
@@ -21,7 +22,7 @@ from oomkit.models import (
 _ONE: dict[str, type] = {
     "time": EventTime, "source": SourceRef, "victim": Victim, "trigger": Trigger,
     "memory": MemcgCounters, "swap": MemcgCounters, "memsw": MemcgCounters,
-    "kmem": MemcgCounters, "reaped": Victim,
+    "kmem": MemcgCounters, "reaped": Victim, "slurm": SlurmStep,
 }
 _MANY: dict[str, type] = {"tasks": TaskRow, "extra_victims": Victim, "also_seen_in": SourceRef}
 _STRINGS = ("missing", "notes", "units")
@@ -92,6 +93,8 @@ def _event(data: Any) -> OomEvent:
             kwargs[key] = tuple(value)
         elif key == "slab_caches":  # stored as [name, kB] pairs
             kwargs[key] = tuple((str(n), int(kb)) for n, kb in value)
+        elif key == "free_areas":  # stored as [zone, [count of order 0, 1, ...]] pairs
+            kwargs[key] = tuple((str(z), tuple(int(n) for n in counts)) for z, counts in value)
         else:
             kwargs[key] = value
     return OomEvent(**kwargs)
