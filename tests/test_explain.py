@@ -733,7 +733,7 @@ def test_an_oom_of_the_nodes_a_cpuset_allowed_is_not_the_machines() -> None:
     """A container pinned to a node of only a Movable zone: 124 GiB free there, and the
     kernel's non-movable allocation could not use it (Feng Tang's report)."""
     (e,) = [e for e in kills("public-5.8-cpuset-movable-only-node-docker-lkml-patch.log")
-            if e.victim]
+            if e.victim and e.complete]
     assert e.constraint == "CONSTRAINT_CPUSET" and e.mems_allowed == "4"
     x = explain(e)
     assert x.headline == "NUMA nodes 4 (cpuset) out of memory"

@@ -306,3 +306,33 @@ def test_dmesg_T_with_the_day_before_the_month() -> None:
         assert line.wall is not None and (line.wall.day, line.wall.month) == (day, month)
         assert line.text == "Out of memory: Killed process 1 (x)"
         assert line.wall_kind == "dmesg-ctime"
+
+
+def test_a_reaper_line_without_its_kill_is_a_kill_of_its_own() -> None:
+    """oom_reaper reaps only OOM victims: its line for a pid the log has no kill of is a
+    kill whose report was cut (five in the LKML cpuset report)."""
+    path = KERNEL_LOGS / "public-5.8-cpuset-movable-only-node-docker-lkml-patch.log"
+    events = parse_text(path.read_text())
+    orphans = [e for e in events if e.reaped is not None and not e.complete]
+    assert sorted(e.victim.pid for e in orphans if e.victim) == [1452, 2054, 2146, 8248, 8291]
+    assert all(any("oom_reaper" in m for m in e.missing) for e in orphans)
+    # a live reader that flushed the kill before its reaper line makes no second event
+    from oomkit.kernel_log.assemble import Assembler
+    from oomkit.kernel_log.prefix import parse_line
+    from oomkit.models import SourceRef
+
+    text = (KERNEL_LOGS / "local-6.18-memcg-v1-oom-reaper-dmesg.log").read_text().splitlines()
+    asm, out, flushed = Assembler(), [], []
+    for n, raw in enumerate(text, 1):
+        line = parse_line(raw)
+        if line is None:
+            continue
+        if "oom_reaper" in raw:
+            asm._close()  # the log went quiet before the reaper's line: the kill went out
+            flushed = asm.flush()
+            out += flushed
+        out += asm.feed(line, SourceRef("x", n))
+    out += asm.close()
+    assert any(e.victim and e.victim.pid == 6310 for e in flushed)
+    kills = [e for e in out if e.victim]
+    assert len(kills) == len({e.victim.pid for e in kills if e.victim})

@@ -44,6 +44,8 @@ from oomkit.models import (
 # A reaper line may follow its kill by 2 s (OOM_REAPER_DELAY) and other
 # reports; events wait this many later records for it before being emitted.
 _REAPER_WINDOW = 64
+_REAPED_ONLY = ("the kill's report and victim line (only the oom_reaper's line is in the log: the"
+                " kill happened, its report was cut, ratelimited or left out)",)
 # The biggest of the "Unreclaimable slab info" caches an event keeps.
 SLAB_TOP = 5
 
@@ -387,6 +389,7 @@ class Assembler:
         self._user = UserspaceTracker()
         self._units = UnitNotes()
         self._bash: tuple[int, str] | None = None  # (record number, note) of a bash "Killed"
+        self._emitted: deque[int] = deque(maxlen=256)  # victims of events already out
 
     def _repeated(self, event: OomEvent) -> bool:
         """Fold another signal to the same victim into the pending kill; False if none."""
@@ -471,6 +474,8 @@ class Assembler:
         while pending and (final or pending[0][1] <= self._records):  # type: ignore[operator]
             event = pending.popleft()[0]
             assert isinstance(event, OomEvent)
+            if event.victim is not None and event.victim.pid is not None:
+                self._emitted.append(event.victim.pid)
             yield event
 
     def _unreaped(self, rec: r.Unreaped) -> None:
@@ -484,14 +489,24 @@ class Assembler:
             return
         self._amend(rec.pid, lambda e: e._replace(notes=(*e.notes, note)))
 
-    def _reaped(self, victim: Victim) -> None:
+    def _reaped(self, victim: Victim, line: LogLine, ref: SourceRef) -> None:
         rep = self._open
         if rep is not None and rep.killed is not None and rep.killed.victim.pid == victim.pid:
             rep.reaped = victim
             return
-        self._amend(victim.pid, lambda e: e._replace(reaped=victim))
+        if self._amend(victim.pid, lambda e: e._replace(reaped=victim)):
+            return
+        if victim.pid in self._emitted:
+            return  # its event went out already (a live reader flushed it)
+        # The reaper reaps only OOM victims (mm/oom_kill.c, oom_reap_task): a kill whose
+        # report and victim line are not in the log (cut, ratelimited, or left out).
+        self._pending.append([OomEvent(
+            killer=Killer.KERNEL, kind=EventKind.OOM_KILL, complete=False, time=_time(line),
+            source=ref, victim=Victim(pid=victim.pid, name=victim.name), reaped=victim,
+            host=line.host, missing=_REAPED_ONLY,
+        ), self._records + _REAPER_WINDOW])
 
-    def _amend(self, pid: int | None, change: Callable[[OomEvent], OomEvent]) -> None:
+    def _amend(self, pid: int | None, change: Callable[[OomEvent], OomEvent]) -> bool:
         """Change the latest pending event whose victim is ``pid`` (the reaper's lines come
         after the report they belong to is finished)."""
         for item in reversed(self._pending):
@@ -499,7 +514,8 @@ class Assembler:
             assert isinstance(event, OomEvent)
             if event.victim is not None and event.victim.pid == pid:
                 item[0] = change(event)
-                return
+                return True
+        return False
 
     def feed(self, line: LogLine, ref: SourceRef) -> list[OomEvent]:
         """Consume one decoded line; return the events it completed (usually none)."""
@@ -596,7 +612,7 @@ class Assembler:
             self._unreaped(rec)
             return
         if isinstance(rec, r.Reaped):
-            self._reaped(rec.victim)
+            self._reaped(rec.victim, line, ref)
             return
         if isinstance(rec, r.Killed):
             if rep is not None and rep.killed is not None and rep.group is not None:
