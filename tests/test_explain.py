@@ -767,3 +767,14 @@ def test_a_high_order_request_without_a_free_block_that_large_is_fragmentation()
     assert fragmentation(e._replace(trigger=e.trigger._replace(order=0))) is None
     roomy = tuple((z, (*c[:2], 1, *c[3:])) for z, c in e.free_areas)
     assert fragmentation(e._replace(free_areas=roomy)) is None
+
+
+def test_a_global_oom_says_whose_process_the_victim_was() -> None:
+    (e,) = [e for e in kills("public-5.8-ubuntu-global-kernlog-filerss-victim-not-trigger.log")
+            if e.victim]
+    details = explain(e, owner=owner_of(e.task_memcg)).details
+    assert any(d.startswith("kwin_x11 (pid 18006) ran in session-27.scope of uid 1000 (cgroup")
+               for d in details)
+    talos = next(e for e in kills("public-5.x-talos-talosctl-dmesg-node-prefix-excerpt.log")
+                 if e.victim)
+    assert "udevd (pid 1448) ran in the cgroup /system/runtime." in explain(talos).details

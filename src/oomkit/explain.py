@@ -442,6 +442,11 @@ def explain(
         if outside:
             details.append(outside[0])
             remedies.extend(outside[1:])
+        own = event.task_memcg
+        if own and own != "/":  # whose process it was: a container, an app, a job
+            name = _short(own)
+            details.append(f"{who} ran in {name} (cgroup {own})." if name != own
+                           else f"{who} ran in the cgroup {own}.")
         if event.constraint is None and event.ram_pages is None and event.total_swap_kb is None:
             # Only the victim line's message ("Out of memory", not "Memory cgroup out of
             # memory") says so; a cpuset or memory policy OOM prints the same message.
