@@ -778,3 +778,10 @@ def test_a_global_oom_says_whose_process_the_victim_was() -> None:
     talos = next(e for e in kills("public-5.x-talos-talosctl-dmesg-node-prefix-excerpt.log")
                  if e.victim)
     assert "udevd (pid 1448) ran in the cgroup /system/runtime." in explain(talos).details
+
+
+def test_a_report_cut_before_its_victim_names_who_asked_for_memory() -> None:
+    e = kills("public-4.19-gke-cloud-logging-copy-headers-only.log")[0]
+    assert e.victim is None
+    assert explain(e).verdict.startswith(
+        "The kernel OOM killer was invoked when containerd asked for memory; the log is cut")

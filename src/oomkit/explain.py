@@ -477,9 +477,13 @@ def explain(
         else:
             remedies.extend(_machine_remedies(event))
     else:
+        t = event.trigger
+        asker = ("" if t is None else f" when {t.name}" + (f" (pid {t.pid})" if t.pid else "")
+                 + " asked for memory")
         verdict = (
             f"The kernel OOM killer killed {who}." if event.victim is not None else
-            "The kernel OOM killer was invoked; the log is cut before it names a victim."
+            f"The kernel OOM killer was invoked{asker}; the log is cut before it names a"
+            " victim."
         )
         if event.missing:
             details.append(
