@@ -785,3 +785,14 @@ def test_a_report_cut_before_its_victim_names_who_asked_for_memory() -> None:
     assert e.victim is None
     assert explain(e).verdict.startswith(
         "The kernel OOM killer was invoked when containerd asked for memory; the log is cut")
+
+
+def test_a_scored_task_of_another_name_without_a_table_may_be_a_thread_or_a_parent() -> None:
+    """ClickHouse names its threads ("AsyncBlockInput"): "Kill process 16959
+    (AsyncBlockInput) ... or sacrifice child", then "Killed process 19079 (clickhouse-serv)",
+    and no task table to tell which. Before 2.6.36 ("or a child") it was a child."""
+    (e,) = kills("public-3.x-clickhouse-thread-name-scored-messages-no-table.log")
+    (note,) = [n for n in e.notes if "scored" in n]
+    assert "a child it gave up" in note and "the process the scored thread belonged to" in note
+    old = [e for e in kills("public-2.6.31-ubuntu-global-kill-child-syslog.log") if e.notes]
+    assert old and all("killed its child" in n for e in old for n in e.notes if "scored" in n)

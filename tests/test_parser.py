@@ -336,3 +336,15 @@ def test_a_reaper_line_without_its_kill_is_a_kill_of_its_own() -> None:
     assert any(e.victim and e.victim.pid == 6310 for e in flushed)
     kills = [e for e in out if e.victim]
     assert len(kills) == len({e.victim.pid for e in kills if e.victim})
+
+
+def test_the_call_trace_tells_a_page_allocator_oom_from_a_cgroups() -> None:
+    """__alloc_pages_slowpath is the page allocator's OOM path; a memcg's OOM comes from its
+    charge path. A header excerpt with only its trace was "does not say which"."""
+    (e,) = parse_text((KERNEL_LOGS / "public-6.16-debian-global-dmesg-T-header-excerpt.log")
+                      .read_text())
+    assert e.global_oom is True
+    text = (KERNEL_LOGS / "public-6.16-debian-global-dmesg-T-header-excerpt.log").read_text()
+    cut = "\n".join(line for line in text.splitlines() if "__alloc_pages_slowpath" not in line)
+    (bare,) = parse_text(cut + "\n")
+    assert bare.global_oom is None

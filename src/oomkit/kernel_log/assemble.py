@@ -55,6 +55,7 @@ class _Report:
     so the daemon that feeds kmsg here never imports ``dataclasses``)."""
 
     __slots__ = (
+        "alloc_frame",
         "bad_rows",
         "columns",
         "counters",
@@ -111,6 +112,7 @@ class _Report:
         self.reaped: Victim | None = None
         self.unreaped: str | None = None  # the note of "oom_reaper: unable to reap"
         self.memcg_frame = False  # the call trace went through the memcg OOM path
+        self.alloc_frame = False  # ... or through the page allocator's
         self.free_areas: list[r.FreeArea] = []
 
 
@@ -162,11 +164,11 @@ def _thread_of_victim(rep: _Report, victim: Victim) -> bool:
     """Whether the task scored is a thread of the victim's process, not a parent that gave
     up a child. Older kernels scored threads (do_each_thread; a memcg's task list) and
     printed the thread's pid, while dump_tasks() lists processes. A parent is a process, in
-    the table; a task with the victim's name that is not in a table holding the victim's
-    row was one of its threads (RHEL 7's 3.10: "Kill process 76756 (java) ... Killed
-    process 76513 (java)", one row, 76513)."""
+    the table; a task that is not in a table holding the victim's row was one of its
+    threads, whatever its name (threads name themselves: ClickHouse's "QueryPipelineEx";
+    RHEL 7's 3.10: "Kill process 76756 (java) ... Killed process 76513 (java)", one row)."""
     assert rep.score is not None
-    if rep.columns is None or rep.score.name != victim.name:
+    if rep.columns is None:
         return False
     pids = {r.pid for r in rep.rows} | {r.tgid for r in rep.rows}
     return victim.pid in pids and rep.score.pid not in pids
@@ -217,6 +219,17 @@ def _finish(rep: _Report) -> OomEvent:
                 f"the kernel scored {rep.score.name} ({rep.score.pid}), a thread of"
                 f" {victim.name} ({victim.pid}) (not in the table, which lists processes);"
                 " the kill took the whole process"
+            )
+        elif (rep.columns is None and rep.score.name != victim.name
+              and not rep.score.or_a_child):
+            # No table to tell a parent (a process, listed) from a thread (not listed), and
+            # a thread's name is its own: either may be.
+            notes.append(
+                f"the kernel scored {rep.score.name} ({rep.score.pid}) at {rep.score.score}"
+                f" and killed {victim.name} ({victim.pid}): a child it gave up (child"
+                " sacrifice, removed in Linux 5.1), or the process the scored thread belonged"
+                " to (older kernels scored threads); without the task table the log does not"
+                " tell which"
             )
         else:
             notes.append(
@@ -319,6 +332,8 @@ def _finish(rep: _Report) -> OomEvent:
         global_oom = False
     if global_oom is None and rep.memcg_frame:
         global_oom = False  # the call trace says so (records.MemcgFrame)
+    if global_oom is None and rep.alloc_frame and rep.header is not None:
+        global_oom = True  # the page allocator's path, not a charge (records.AllocatorFrame)
     if global_oom is None and "Mem-Info" in rep.meminfo and rep.stats_for is None:
         # show_mem() runs only for OOMs outside a memory cgroup (dump_header()).
         global_oom = True
@@ -668,6 +683,8 @@ class Assembler:
                 return
         if isinstance(rec, r.MemcgFrame):
             rep.memcg_frame = True
+        elif isinstance(rec, r.AllocatorFrame):
+            rep.alloc_frame = True
         elif isinstance(rec, r.FreeArea):
             rep.free_areas.append(rec)
         elif isinstance(rec, r.CpuLine):

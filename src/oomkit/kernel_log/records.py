@@ -173,6 +173,9 @@ class KillScore(NamedTuple):
     pid: int
     name: str
     score: int
+    # "... or a child" (before 2.6.36): a victim of another pid is a child (another mm);
+    # "... or sacrifice child" (2.6.36-5.0): it may also be the scored thread's process
+    or_a_child: bool = False
 
 
 class Sharing(NamedTuple):
@@ -199,6 +202,12 @@ class Group(NamedTuple):
 
 class Suppressed(NamedTuple):
     n: int
+
+
+class AllocatorFrame(NamedTuple):
+    """A call-trace frame of the page allocator's OOM path (__alloc_pages_slowpath ->
+    __alloc_pages_may_oom -> out_of_memory): a memcg's OOM comes from its charge path
+    (try_charge, mem_cgroup_oom_synchronize) instead, so this one was not a cgroup's."""
 
 
 class MemcgFrame(NamedTuple):
@@ -256,7 +265,8 @@ class SlabCache(NamedTuple):
 
 Record = (
     Header | CpuLine | Counter | StatsFor | TaskIn | TableHeader | Row | Summary | Killed
-    | KillScore | Sharing | Reaped | Unreaped | MemcgFrame | Group | Suppressed | NoKillable | Panic
+    | KillScore | Sharing | Reaped | Unreaped | MemcgFrame | AllocatorFrame | Group | Suppressed
+    | NoKillable | Panic
     | Exiting | MemInfo
     | FreeArea | MemPages | HugePages | SlabCache
 )
@@ -374,6 +384,8 @@ def classify(text: str) -> Record | None:
             return Group(m.group("path")) if m else None
     if "mem_cgroup_out_of_memory+" in text:
         return MemcgFrame()
+    if "__alloc_pages_slowpath" in text:
+        return AllocatorFrame()
     if "Kernel panic" in text:
         m = _PANIC.search(text)
         if m:
@@ -390,7 +402,7 @@ def classify(text: str) -> Record | None:
             if m:
                 return KillScore(
                     message=m.group("msg"), pid=int(m.group("pid")), name=m.group("name"),
-                    score=int(m.group("score")),
+                    score=int(m.group("score")), or_a_child=text.rstrip().endswith("or a child"),
                 )
             m = _SHARING.search(text)
             return Sharing(int(m.group("pid")), m.group("name")) if m else None

@@ -48,6 +48,7 @@ _LITERALS = [
     b"oom_kill_process",
     b"mem_cgroup_out_of_memory+",  # a memcg OOM's call trace (records.MemcgFrame)
     b"mem_cgroup_oom_synchronize+",
+    b"__alloc_pages_slowpath",  # the page allocator's OOM path (records.AllocatorFrame)
     b"oom.group",
     b"Killed process",
     b"no killable",
