@@ -348,3 +348,18 @@ def test_the_call_trace_tells_a_page_allocator_oom_from_a_cgroups() -> None:
     cut = "\n".join(line for line in text.splitlines() if "__alloc_pages_slowpath" not in line)
     (bare,) = parse_text(cut + "\n")
     assert bare.global_oom is None
+
+
+def test_a_limit_path_cut_by_a_wrap_is_read_whole_from_the_stats_line() -> None:
+    """A terminal wrapped "... killed as a result of limit of /docke" + "r/3215..."; the
+    report's first "Memory cgroup stats for" line names that cgroup whole."""
+    path = KERNEL_LOGS / "public-3.10-centos7-docker-memcg-thread-scored-messages-excerpt.log"
+    text = path.read_text()
+    cid = "812c82c5a7a5ae054e6f242215bdc4415a2d9b690768962a7bcd8d4676b16f60"
+    cut = text.replace(f"limit of /docker/{cid}\n", f"limit of /docke\nr/{cid}\n", 1)
+    assert cut != text
+    (e,) = [x for x in parse_text(cut) if x.victim]
+    assert e.memcg == f"/docker/{cid}"
+    assert any("cut at '/docke'" in n for n in e.notes)
+    (whole,) = [x for x in parse_text(text) if x.victim]
+    assert whole.memcg == f"/docker/{cid}" and not any("cut at" in n for n in whole.notes)

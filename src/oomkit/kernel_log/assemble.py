@@ -322,6 +322,14 @@ def _finish(rep: _Report) -> OomEvent:
         # hit: mem_cgroup_print_oom_info() walked the tree from it (before 4.19), and
         # mem_cgroup_print_oom_meminfo() prints it alone (mm/memcontrol.c).
         memcg = rep.stats_for
+    stats = rep.stats_for
+    if (memcg is not None and stats is not None and len(stats) > len(memcg)
+            and stats.startswith(memcg) and stats[len(memcg)] != "/"):
+        # "... limit of /docke" and "r/3215..." on the next line: a terminal wrapped it; the
+        # stats line names the same cgroup whole
+        notes.append(f"the limit's cgroup path was cut at {memcg!r} (a wrapped line); the"
+                     " report's \"Memory cgroup stats for\" line gives it whole")
+        memcg = stats
     message = killed.message if killed is not None else None
     if message is None and rep.score is not None:
         message = rep.score.message
