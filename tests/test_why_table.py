@@ -96,3 +96,12 @@ def test_source_names_a_second_print_in_the_same_log_by_its_line() -> None:
     log = KERNEL_LOGS / "local-6.18-memcg-v1-no-killable-dmesg.log"
     last = why("--file", str(log)).stdout.splitlines()[-1]
     assert last == f"Source: {log}:2 (also in {log}:110)"
+
+
+def test_a_dmesg_H_gap_is_not_shown_as_a_time() -> None:
+    """dmesg --human prints "[  +0.000021]" after a line's first: a gap since the line
+    before, not a time; the table said it under WHEN."""
+    p = why("--file", str(KERNEL_LOGS / "local-6.18-memcg-v1-grower-colour-dmesg-H-color.log"))
+    assert p.returncode == 0, p.stderr
+    row = p.stdout.splitlines()[1]
+    assert row.startswith("?") and "+0." not in row
