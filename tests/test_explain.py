@@ -6,8 +6,9 @@ import re
 
 import pytest
 
-from oomkit.explain import explain, fragmentation
+from oomkit.explain import explain
 from oomkit.explain_accounting import rss_beyond_charge
+from oomkit.explain_memory import fragmentation
 from oomkit.kernel_log import parse_stream, parse_text
 from oomkit.kernel_log.systemd_units import noted_only
 from oomkit.models import Killer, OomEvent

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
-from oomkit.explain import constrained_nodes
+from oomkit.explain_memory import constrained_nodes
 from oomkit.models import EventKind, EventTime, MemcgCounters, OomEvent, TaskRow, Victim
 from oomkit.procmodels import Owner
 from oomkit.timeconv import local_tz
