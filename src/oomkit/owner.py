@@ -191,8 +191,7 @@ def _slurm_owner(m: re.Match[str]) -> Owner:
     uid = int(m.group("uid")) if m.group("uid") else None
     if job is None:
         return Owner(kind="slurm", name=f"Slurm jobs of uid {uid}", user=uid)
-    return Owner(kind="slurm", name=f"Slurm job {job}" + (f" step {step}" if step else ""),
-                 unit=job, container=step, user=uid)
+    return slurm_step(job, step)._replace(user=uid)
 
 
 def slurm_step(job: str, step: str | None) -> Owner:

@@ -125,6 +125,10 @@ def _rows_only(rep: _Report) -> bool:
             and not rep.meminfo and rep.stats_for is None and rep.task_in is None)
 
 
+def _victim_is(event: OomEvent, pid: int | None) -> bool:
+    return event.victim is not None and event.victim.pid == pid
+
+
 def _time(line: LogLine) -> EventTime:
     return EventTime(
         raw=line.raw_time,
@@ -416,68 +420,50 @@ class Assembler:
 
     def _repeated(self, event: OomEvent) -> bool:
         """Fold another signal to the same victim into the pending kill; False if none."""
-        for item in reversed(self._pending):
-            kept = item[0]
-            assert isinstance(kept, OomEvent)
-            if (
-                kept.killer is event.killer and kept.victim is not None
-                and event.victim is not None and kept.victim.pid == event.victim.pid
-            ):
-                notes = kept.notes
-                tries = 2
-                if notes and notes[0].startswith("signalled "):
-                    tries = int(notes[0].split()[1]) + 1
-                    notes = notes[1:]
-                note = f"signalled {tries} times; last: {event.reason}"
-                item[0] = kept._replace(notes=(note, *notes))
-                return True
-        return False
+        def fold(kept: OomEvent) -> OomEvent:
+            notes, tries = kept.notes, 2
+            if notes and notes[0].startswith("signalled "):
+                tries = int(notes[0].split()[1]) + 1
+                notes = notes[1:]
+            return kept._replace(notes=(f"signalled {tries} times; last: {event.reason}", *notes))
+
+        if event.victim is None:
+            return False
+        pid = event.victim.pid
+        return self._amend(lambda e: e.killer is event.killer and _victim_is(e, pid), fold)
 
     def _exited(self, pid: int, exited: bool, how: str) -> None:
         """earlyoom's word on whether its last victim went: the latest signal's counts."""
-        for item in reversed(self._pending):
-            kept = item[0]
-            assert isinstance(kept, OomEvent)
-            if kept.killer is Killer.EARLYOOM and kept.victim is not None and kept.victim.pid == pid:
-                notes = tuple(n for n in kept.notes if not n.startswith("it "))
-                item[0] = kept._replace(victim_exited=exited, notes=(*notes, how))
-                return
+        def said(kept: OomEvent) -> OomEvent:
+            notes = tuple(n for n in kept.notes if not n.startswith("it "))
+            return kept._replace(victim_exited=exited, notes=(*notes, how))
+
+        self._amend(lambda e: e.killer is Killer.EARLYOOM and _victim_is(e, pid), said)
 
     def _noted_by_systemd(self, note: OomEvent) -> bool:
         """systemd's note of a systemd-oomd kill that systemd-oomd's own line, pending, told:
         the note's unit and count go on that event (why.absorb_unit_notes does the same
         across sources)."""
-        for item in reversed(self._pending):
-            kept = item[0]
-            assert isinstance(kept, OomEvent)
-            if (kept.killer is Killer.SYSTEMD_OOMD and kept.memcg is not None
-                    and note.units[0] in kept.memcg.split("/")):
-                item[0] = kept._replace(units=(*kept.units, *note.units),
-                                        notes=(*kept.notes, *note.notes))
-                return True
-        return False
+        return self._amend(
+            lambda e: (e.killer is Killer.SYSTEMD_OOMD and e.memcg is not None
+                       and note.units[0] in e.memcg.split("/")),
+            lambda e: e._replace(units=(*e.units, *note.units), notes=(*e.notes, *note.notes)))
 
     def _srun(self, node: str, ranks: str) -> None:
         """srun's "task N: Out Of Memory": the node of the latest Slurm count pending."""
-        for item in reversed(self._pending):
-            kept = item[0]
-            assert isinstance(kept, OomEvent)
-            if kept.slurm is not None and kept.victim is None:
-                if kept.host is None:
-                    note = f"srun: task {ranks} on node {node} ended Out Of Memory"
-                    item[0] = kept._replace(host=node, notes=(*kept.notes, note))
-                return
+        note = f"srun: task {ranks} on node {node} ended Out Of Memory"
+        self._amend(lambda e: e.slurm is not None and e.victim is None,
+                    lambda e: e if e.host is not None
+                    else e._replace(host=node, notes=(*e.notes, note)))
 
     def _recounted(self, event: OomEvent) -> bool:
         """A later count of a step already pending: the largest count stays."""
-        for item in reversed(self._pending):
-            kept = item[0]
-            assert isinstance(kept, OomEvent)
-            if same_step(kept, event) and kept.slurm and event.slurm:
-                if event.slurm.oom_kills > kept.slurm.oom_kills:
-                    item[0] = kept._replace(slurm=event.slurm)
-                return True
-        return False
+        counted = event.slurm
+        assert counted is not None
+        return self._amend(
+            lambda e: same_step(e, event),
+            lambda e: e._replace(slurm=counted)
+            if e.slurm is not None and counted.oom_kills > e.slurm.oom_kills else e)
 
     def _close(self) -> None:
         rep = self._open
@@ -510,14 +496,14 @@ class Assembler:
         if rep is not None and rep.killed is not None and rep.killed.victim.pid == rec.pid:
             rep.unreaped = note
             return
-        self._amend(rec.pid, lambda e: e._replace(notes=(*e.notes, note)))
+        self._amend(lambda e: _victim_is(e, rec.pid), lambda e: e._replace(notes=(*e.notes, note)))
 
     def _reaped(self, victim: Victim, line: LogLine, ref: SourceRef) -> None:
         rep = self._open
         if rep is not None and rep.killed is not None and rep.killed.victim.pid == victim.pid:
             rep.reaped = victim
             return
-        if self._amend(victim.pid, lambda e: e._replace(reaped=victim)):
+        if self._amend(lambda e: _victim_is(e, victim.pid), lambda e: e._replace(reaped=victim)):
             return
         if victim.pid in self._emitted:
             return  # its event went out already (a live reader flushed it)
@@ -529,13 +515,14 @@ class Assembler:
             host=line.host, missing=_REAPED_ONLY,
         ), self._records + _REAPER_WINDOW])
 
-    def _amend(self, pid: int | None, change: Callable[[OomEvent], OomEvent]) -> bool:
-        """Change the latest pending event whose victim is ``pid`` (the reaper's lines come
-        after the report they belong to is finished)."""
+    def _amend(self, match: Callable[[OomEvent], bool],
+               change: Callable[[OomEvent], OomEvent]) -> bool:
+        """Change the latest pending event ``match`` takes; False if none. Lines that add to
+        a finished report come after it (the reaper's, a killer's outcome, another's note)."""
         for item in reversed(self._pending):
             event = item[0]
             assert isinstance(event, OomEvent)
-            if event.victim is not None and event.victim.pid == pid:
+            if match(event):
                 item[0] = change(event)
                 return True
         return False
