@@ -194,8 +194,6 @@ def _when(k: KillReport, tz: tzinfo | None) -> str:
             "%Y-%m-%d %H:%M:%S")
     if t.uptime_s is not None:
         return f"uptime {t.uptime_s:.0f}s"
-    if t.raw and "+" in t.raw[:4]:  # dmesg -H/-d's "[  +0.000003]": a gap, not a time
-        return "?"
     return t.raw or "?"
 
 

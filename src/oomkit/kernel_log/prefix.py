@@ -516,8 +516,8 @@ def _dmesg(body: str, line: str, local: tzinfo) -> LogLine:
                     wall_kind="dmesg-ctime",
                 )
     m = _DELTA.match(body)
-    if m:  # dmesg -e/-d relative times: no absolute time on this line
-        return LogLine(text=body[m.end():], raw_time=m.group(0).strip(), ident="kernel")
+    if m:  # dmesg -e/-d/-H relative times: a gap since the line before, not a time
+        return LogLine(text=body[m.end():], ident="kernel")
     m = _RELTIME.match(body)
     if m and month_number(m.group(1)):
         return LogLine(text=body[m.end():], raw_time=m.group(0).strip(), ident="kernel")
